@@ -1,0 +1,91 @@
+"""V: the convolutional VAE of the paper's appendix A.1, on the autograd core.
+
+    x (N, 64, 64, 3) in [0, 1]
+    encoder: conv 32, 64, 128, 256 (4x4, stride 2, ReLU)   -> (N, 2, 2, 256) -> flatten (N, 1024)
+             dense -> mu (N, Z), dense -> logvar (N, Z)
+    z = mu + exp(logvar / 2) * eps,  eps ~ N(0, I)
+    decoder: dense (N, 1024) -> (N, 1, 1, 1024)
+             deconv 128 (5x5), 64 (5x5), 32 (6x6) ReLU, 3 (6x6) sigmoid; all stride 2
+             1 -> 5 -> 13 -> 30 -> 64, so the output is exactly (N, 64, 64, 3)
+
+Parameters are a flat dict {name: Tensor} whose names and shapes are the exported layout:
+    enc.conv{1..4}.w (k, k, Cin, Cout), .b (Cout,)   enc.mu.w / enc.logvar.w (1024, Z), .b (Z,)
+    dec.dense.w (Z, 1024), .b (1024,)                dec.deconv{1..4}.w (Cin, k, k, Cout), .b (Cout,)
+No layer objects: encode/decode read top to bottom like the table above.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from minwm.autograd import Tensor, conv2d, conv_transpose2d, gaussian_kl, squared_error
+
+ENCODER = ((3, 32, 4), (32, 64, 4), (64, 128, 4), (128, 256, 4))        # (Cin, Cout, k), stride 2
+DECODER = ((1024, 128, 5), (128, 64, 5), (64, 32, 6), (32, 3, 6))       # (Cin, Cout, k), stride 2
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    nz: int = 32               # latent size: 32 CarRacing, 64 Doom (appendix A.1)
+    kl_tolerance: float = 0.5  # KL floored at kl_tolerance * nz "free nats" (original code)
+
+
+def init_params(cfg: VAEConfig, rng: np.random.Generator, dtype=np.float32):
+    """Glorot-uniform weights, zero biases (TensorFlow's defaults, as the original code)."""
+    def glorot(shape, fan_in, fan_out):
+        lim = np.sqrt(6.0 / (fan_in + fan_out))
+        return Tensor(rng.uniform(-lim, lim, shape).astype(dtype), True)
+
+    def zeros(n):
+        return Tensor(np.zeros(n, dtype), True)
+
+    p = {}
+    for i, (cin, cout, k) in enumerate(ENCODER, 1):
+        p[f"enc.conv{i}.w"] = glorot((k, k, cin, cout), k * k * cin, k * k * cout)
+        p[f"enc.conv{i}.b"] = zeros(cout)
+    for name in ("mu", "logvar"):
+        p[f"enc.{name}.w"] = glorot((1024, cfg.nz), 1024, cfg.nz)
+        p[f"enc.{name}.b"] = zeros(cfg.nz)
+    p["dec.dense.w"] = glorot((cfg.nz, 1024), cfg.nz, 1024)
+    p["dec.dense.b"] = zeros(1024)
+    for i, (cin, cout, k) in enumerate(DECODER, 1):
+        p[f"dec.deconv{i}.w"] = glorot((cin, k, k, cout), k * k * cin, k * k * cout)
+        p[f"dec.deconv{i}.b"] = zeros(cout)
+    return p
+
+
+def encode(p, x):
+    """x (N, 64, 64, 3) Tensor in [0, 1] -> mu (N, Z), logvar (N, Z)."""
+    h = x
+    for i in range(1, 5):
+        h = conv2d(h, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2).relu()
+    h = h.reshape(h.shape[0], 1024)                                  # (N, 2*2*256) in (h, w, c) order
+    return h @ p["enc.mu.w"] + p["enc.mu.b"], h @ p["enc.logvar.w"] + p["enc.logvar.b"]
+
+
+def decode(p, z):
+    """z (N, Z) -> x_hat (N, 64, 64, 3) in (0, 1)."""
+    h = (z @ p["dec.dense.w"] + p["dec.dense.b"]).reshape(z.shape[0], 1, 1, 1024)
+    for i in range(1, 5):
+        h = conv_transpose2d(h, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2)
+        h = h.relu() if i < 4 else h.sigmoid()
+    return h
+
+
+def loss(p, cfg: VAEConfig, x, rng: np.random.Generator):
+    """x (N, 64, 64, 3) Tensor in [0, 1] -> (loss, r_loss, kl_loss), each a scalar Tensor.
+
+    r_loss = mean_n sum_pixels (x - x_hat)^2
+    kl_loss = mean_n max(KL(N(mu, sigma^2) || N(0, I)), kl_tolerance * nz)
+    """
+    mu, logvar = encode(p, x)
+    eps = rng.standard_normal(mu.shape).astype(mu.dtype)
+    z = mu + (logvar * 0.5).exp() * eps                              # (N, Z) reparameterised
+    x_hat = decode(p, z)
+    r_loss = squared_error(x_hat, x, axis=(1, 2, 3)).mean()
+    kl_loss = gaussian_kl(mu, logvar).clamp_min(cfg.kl_tolerance * cfg.nz).mean()
+    return r_loss + kl_loss, r_loss, kl_loss
+
+
+def export(p, cfg: VAEConfig, path):
+    """Write the flat-name .npz that the inference code (minwm.infer) loads without autograd."""
+    np.savez(path, **{k: t.data.astype(np.float32) for k, t in p.items()}, **{"meta.nz": cfg.nz})
