@@ -1,0 +1,224 @@
+"""Inference from exported weights: V's encoder and decoder, M's step, and the real-env agent step.
+
+NumPy and Numba only: this never imports the autograd core (minwm.autograd).
+
+The exported layout (written by minwm.vae.export and minwm.mdnrnn.export, read here). All float32,
+images NHWC; flat names in one .npz each.
+
+V, vae.npz (appendix A.1)
+    enc.conv{1..4}.w  (4, 4, Cin, Cout)  channels 3 -> 32 -> 64 -> 128 -> 256, stride 2, ReLU
+    enc.conv{1..4}.b  (Cout,)            64x64 -> 31 -> 14 -> 6 -> 2
+    flatten (N, 2, 2, 256) -> (N, 1024) in C order (h, w, c)
+    enc.mu.w, enc.logvar.w (1024, Z);  enc.mu.b, enc.logvar.b (Z,)
+    dec.dense.w (Z, 1024), dec.dense.b (1024,)    no activation; reshape (N, 1, 1, 1024)
+    dec.deconv{1..4}.w (Cin, k, k, Cout), .b (Cout,), stride 2: 1024 -> 128 (k 5) -> 64 (k 5)
+        -> 32 (k 6) -> 3 (k 6); 1 -> 5 -> 13 -> 30 -> 64; ReLU, but a sigmoid on the last
+    meta.nz
+
+M, mdnrnn.npz (appendix A.2)
+    lstm.wx (D, 4H), lstm.wh (H, 4H), lstm.b (4H,)   gate order [i, f, g, o]
+        gates = x @ wx + h @ wh + b;  i, f, o = sigmoid, g = tanh;  c' = f c + i g;  h' = o tanh(c')
+        x = [z (Z), a (A), restart (1, Doom only)];  where restart = 1, (h, c) is zeroed first
+    mdn.w (H, 3ZK + done), mdn.b:  y = h' @ mdn.w + mdn.b
+        y[:, 0:ZK] logits -> (N, Z, K), logpi = logits - logsumexp_K(logits)
+        y[:, ZK:2ZK] mu (N, Z, K), y[:, 2ZK:3ZK] logsigma (N, Z, K), y[:, 3ZK] done logit (Doom)
+        one K-way mixture for every z dimension (diagonal); at temperature tau the logits are
+        divided by tau and sigma multiplied by sqrt(tau)
+    meta.nz, meta.na, meta.hidden, meta.k (5), meta.restart (0/1), meta.done (0/1)
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from minwm import controller as C
+from minwm.kernels import lstm_step, mdn_head
+from minwm.ops import conv2d_forward, conv_transpose2d_forward
+
+ENC = ((3, 32), (32, 64), (64, 128), (128, 256))                 # (Cin, Cout), k 4, stride 2
+DEC = ((1024, 128, 5), (128, 64, 5), (64, 32, 6), (32, 3, 6))    # (Cin, Cout, k), stride 2
+
+
+def vae_shapes(nz):
+    """{name: shape} of every V tensor."""
+    s = {}
+    for i, (cin, cout) in enumerate(ENC, 1):
+        s[f"enc.conv{i}.w"], s[f"enc.conv{i}.b"] = (4, 4, cin, cout), (cout,)
+    for name in ("mu", "logvar"):
+        s[f"enc.{name}.w"], s[f"enc.{name}.b"] = (1024, nz), (nz,)
+    s["dec.dense.w"], s["dec.dense.b"] = (nz, 1024), (1024,)
+    for i, (cin, cout, k) in enumerate(DEC, 1):
+        s[f"dec.deconv{i}.w"], s[f"dec.deconv{i}.b"] = (cin, k, k, cout), (cout,)
+    return s
+
+
+def mdnrnn_shapes(nz, na, hidden, k=5, restart=False, done=False):
+    """{name: shape} of every M tensor."""
+    D, H, n_out = nz + na + int(restart), hidden, 3 * nz * k + int(done)
+    return {"lstm.wx": (D, 4 * H), "lstm.wh": (H, 4 * H), "lstm.b": (4 * H,),
+            "mdn.w": (H, n_out), "mdn.b": (n_out,)}
+
+
+def _check(arrays, shapes, source):
+    # Every expected tensor present with its shape, else one error that names them all.
+    missing = sorted(set(shapes) - set(arrays))
+    wrong = [f"{n} {tuple(arrays[n].shape)} (expected {shapes[n]})"
+             for n in shapes if n in arrays and tuple(arrays[n].shape) != shapes[n]]
+    if missing or wrong:
+        raise ValueError(f"{source}: " + "; ".join(
+            ([f"missing {', '.join(missing)}"] if missing else []) + ([f"wrong shape {', '.join(wrong)}"] if wrong else [])))
+    return {n: np.ascontiguousarray(arrays[n], dtype=np.float32) for n in shapes}
+
+
+def _meta(arrays, names, source):
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise ValueError(f"{source}: missing {', '.join(missing)}")
+    return [int(arrays[n]) for n in names]
+
+
+def _load(path):
+    with np.load(path) as f:
+        return dict(f)
+
+
+@dataclass(frozen=True, eq=False)
+class VAE:
+    nz: int
+    params: dict                  # name -> float32 array, the layout above
+
+
+def vae_from_arrays(arrays, source="vae weights"):
+    """Check a {name: array} dict against the layout and wrap it."""
+    (nz,) = _meta(arrays, ["meta.nz"], source)
+    return VAE(nz, _check(arrays, vae_shapes(nz), source))
+
+
+def load_vae(path):
+    """vae.npz -> VAE; ValueError naming the file and every missing key or wrong shape."""
+    return vae_from_arrays(_load(path), str(path))
+
+
+@dataclass(frozen=True, eq=False)
+class MDNRNN:
+    nz: int
+    na: int
+    hidden: int
+    k: int
+    restart: bool
+    done: bool
+    wx: np.ndarray                # (D, 4H)
+    wh: np.ndarray                # (H, 4H)
+    b: np.ndarray                 # (4H,)
+    w_mdn: np.ndarray             # (H, 3ZK + done)
+    b_mdn: np.ndarray             # (3ZK + done,)
+    w: np.ndarray                 # (D + H, 4H) = [wx; wh]: one matmul per step on [x, h]
+
+    @property
+    def d_in(self):               # D = Z + A + restart
+        return self.nz + self.na + int(self.restart)
+
+
+def mdnrnn_from_arrays(arrays, source="mdnrnn weights"):
+    """Check a {name: array} dict against the layout and wrap it."""
+    nz, na, hidden, k, restart, done = _meta(
+        arrays, ["meta.nz", "meta.na", "meta.hidden", "meta.k", "meta.restart", "meta.done"], source)
+    p = _check(arrays, mdnrnn_shapes(nz, na, hidden, k, restart, done), source)
+    w = np.ascontiguousarray(np.concatenate([p["lstm.wx"], p["lstm.wh"]]))
+    return MDNRNN(nz, na, hidden, k, bool(restart), bool(done), p["lstm.wx"], p["lstm.wh"], p["lstm.b"],
+                  p["mdn.w"], p["mdn.b"], w)
+
+
+def load_mdnrnn(path):
+    """mdnrnn.npz -> MDNRNN; ValueError naming the file and every missing key or wrong shape."""
+    return mdnrnn_from_arrays(_load(path), str(path))
+
+
+def _random(shapes, rng, scale):
+    # N(0, scale^2 / fan_in) weights, N(0, (scale / 10)^2) biases
+    return {n: (rng.standard_normal(s) * scale / (np.sqrt(np.prod(s[:-1])) if len(s) > 1 else 10.0)).astype(np.float32)
+            for n, s in shapes.items()}
+
+
+def random_vae_arrays(nz, rng: np.random.Generator, scale=1.0):
+    """Random V weights in the exported layout, meta included (tests, benchmarks; np.savez them)."""
+    return {**_random(vae_shapes(nz), rng, scale), "meta.nz": np.array(nz)}
+
+
+def random_mdnrnn_arrays(nz, na, hidden, rng: np.random.Generator, k=5, restart=False, done=False, scale=1.0):
+    """Random M weights in the exported layout, meta included (tests, benchmarks; np.savez them)."""
+    meta = dict(nz=nz, na=na, hidden=hidden, k=k, restart=int(restart), done=int(done))
+    return {**_random(mdnrnn_shapes(nz, na, hidden, k, restart, done), rng, scale),
+            **{f"meta.{n}": np.array(v) for n, v in meta.items()}}
+
+
+# ------------------------------------------------------------------------------------------ V
+def encode(vae: VAE, frames):
+    """frames (N, 64, 64, 3) uint8 (or float in [0, 1]) -> mu, logvar (N, Z)."""
+    x = frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames.astype(np.float32, copy=False)
+    p = vae.params
+    for i in range(1, 5):
+        x = np.maximum(conv2d_forward(x, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2)[0], 0.0)
+    x = x.reshape(len(x), 1024)                                  # (N, 1024), (h, w, c) order
+    return x @ p["enc.mu.w"] + p["enc.mu.b"], x @ p["enc.logvar.w"] + p["enc.logvar.b"]
+
+
+def decode(vae: VAE, z):
+    """z (N, Z) -> frames (N, 64, 64, 3) float32 in [0, 1]."""
+    p = vae.params
+    x = (z.astype(np.float32) @ p["dec.dense.w"] + p["dec.dense.b"]).reshape(len(z), 1, 1, 1024)
+    for i in range(1, 5):
+        x = conv_transpose2d_forward(x, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2)[0]
+        x = np.maximum(x, 0.0) if i < 4 else 1.0 / (1.0 + np.exp(-x))
+    return x                                                     # (N, 64, 64, 3)
+
+
+def sample_z(mu, logvar, eps):
+    """z = mu + exp(logvar / 2) * eps: the posterior sample that C and M see."""
+    return mu + np.exp(0.5 * logvar) * eps
+
+
+# ------------------------------------------------------------------------------------------ M
+def initial_state(m: MDNRNN, n):
+    """(h, c), each (N, H) zeros."""
+    return np.zeros((n, m.hidden), np.float32), np.zeros((n, m.hidden), np.float32)
+
+
+def lstm_update(m: MDNRNN, z, a, h, c, restart=None):
+    """M's recurrent step only (the real-env agent needs no head): z (N, Z), a (N, A) as fed to M,
+    h, c (N, H), restart (N,) bool (used only if M has the input) -> h', c' (N, H)."""
+    N = len(z)
+    r = np.zeros((N, int(m.restart)), np.float32) if restart is None else \
+        np.asarray(restart, np.float32).reshape(N, 1)[:, :int(m.restart)]
+    xh = np.concatenate([z, a, r, h], axis=1).astype(np.float32)    # (N, D + H)
+    c = np.array(c, np.float32)
+    lstm_step(xh, c, None if restart is None else np.asarray(restart, bool), m.w, m.b,
+              np.empty((N, 4 * m.hidden), np.float32))
+    return xh[:, m.d_in:], c
+
+
+def m_step(m: MDNRNN, z, a, h, c, restart=None, tau=1.0):
+    """One full M step: -> h', c' (N, H), logpi, mu, logsigma (N, Z, K) at temperature tau, and
+    the done logit (N,) (None without the done output)."""
+    h, c = lstm_update(m, z, a, h, c, restart)
+    return (h, c) + mdn_head(h @ m.w_mdn + m.b_mdn, m.nz, m.k, tau)
+
+
+# ------------------------------------------------------------------------------- the agent
+def agent_step(vae: VAE, m: MDNRNN, ccfg: C.ControllerConfig, theta, frames, h, c, restart,
+               rng: np.random.Generator):
+    """The agent in the real environment, one step (the paper's rollout loop, section 2):
+
+        z = mu + exp(logvar / 2) eps,  (mu, logvar) = V(frame)      C sees a sample, not the mean
+        a = C(z, h, c)                                              (h, c) zeroed where restart
+        h, c = M's LSTM([z, a, restart], h, c)
+
+    frames (N, 64, 64, 3) uint8; theta (P,) or (N, P); h, c (N, H); restart (N,) bool (first frame
+    of an episode). Returns the env action (controller.env_action) and the new (h, c).
+    """
+    restart = np.asarray(restart, bool)
+    h, c = np.where(restart[:, None], 0.0, h), np.where(restart[:, None], 0.0, c)
+    mu, logvar = encode(vae, frames)
+    z = sample_z(mu, logvar, rng.standard_normal(mu.shape, dtype=np.float32))
+    a = C.act(ccfg, theta, z, h, c)
+    h, c = lstm_update(m, z, C.m_action(ccfg, a), h, c, restart)
+    return C.env_action(ccfg, a), h, c

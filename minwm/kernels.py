@@ -1,0 +1,188 @@
+"""Numba inference kernels for M, batched over many rollouts, each beside its plain NumPy twin.
+
+Legend: N rollouts, Z latent (Nz), K mixtures, A action, D = M's input size, H LSTM units.
+
+LSTM step (gate order [i, f, g, o], the layout of minwm.infer and minwm.lstm):
+
+    (h, c) <- 0 where restart = 1                                       zeroed before the step
+    gates = [x, h] @ w + b           w = [wx; wh] (D + H, 4H): one matmul per step
+    i, f, o = sigmoid(gates[i], gates[f], gates[o]),  g = tanh(gates[g])
+    c' = f * c + i * g,  h' = o * tanh(c')
+
+Mixture sampling at temperature tau, for every dimension d of z independently (diagonal):
+
+    logpi[d] = log_softmax(logits[d] / tau)          k ~ Categorical(pi[d]) by inverse CDF on u
+    z[d] = mu[d, k] + exp(logsigma[d, k]) * sqrt(tau) * eps          u ~ U[0, 1), eps ~ N(0, 1)
+
+The random numbers u and eps come in as arrays (Numba keeps its own RNG state, apart from
+NumPy's), so a run is reproducible from one np.random.Generator.
+
+Speed notes. The matmuls go to BLAS; the kernels do the pointwise math after them. tanh is an
+Eigen-style rational polynomial (float32-exact to a few ulp) so that LLVM vectorises the gate loop,
+which calls to libm's tanhf would prevent; error_model="numpy" drops the division-by-zero branch
+that would also block it. The kernels are serial on purpose: BLAS already runs the matmuls on every
+core, and its worker threads spin between calls, so a Numba thread pool fighting them for the same
+cores made the pointwise work 5-10x slower, not faster (measured on 2 cores).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+_jit = dict(cache=True, fastmath=True, error_model="numpy")
+
+
+# ----------------------------------------------------------------------------------------- LSTM
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _tanh(x):
+    # Rational approximation of tanh on [-7.9, 7.9] (Eigen's ptanh_float), saturating outside.
+    x = min(max(x, np.float32(-7.90531110763549805)), np.float32(7.90531110763549805))
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = p * x2 + np.float32(2.00018790482477e-13)
+    p = p * x2 + np.float32(-8.60467152213735e-11)
+    p = p * x2 + np.float32(5.12229709037114e-08)
+    p = p * x2 + np.float32(1.48572235717979e-05)
+    p = p * x2 + np.float32(6.37261928875436e-04)
+    p = p * x2 + np.float32(4.89352455891786e-03)
+    q = np.float32(1.19825839466702e-06)
+    q = q * x2 + np.float32(1.18534705686654e-04)
+    q = q * x2 + np.float32(2.26843463243900e-03)
+    q = q * x2 + np.float32(4.89352518554385e-03)
+    return x * p / q
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _cell_row(g, b, c, h):
+    # One row: g (4H,) gate pre-activations without bias, b (4H,); c (H,) in/out; h (H,) out.
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2 keeps every lane on the vectorised tanh.
+    H = c.shape[0]
+    half = np.float32(0.5)
+    for j in range(H):
+        i = half + half * _tanh(half * (g[j] + b[j]))
+        f = half + half * _tanh(half * (g[H + j] + b[H + j]))
+        gg = _tanh(g[2 * H + j] + b[2 * H + j])
+        o = half + half * _tanh(half * (g[3 * H + j] + b[3 * H + j]))
+        cj = f * c[j] + i * gg
+        c[j] = cj
+        h[j] = o * _tanh(cj)
+
+
+@njit(**_jit)
+def _lstm_cell(gates, b, c, h):
+    for n in range(gates.shape[0]):
+        _cell_row(gates[n], b, c[n], h[n])
+
+
+def lstm_cell(gates, b, c, h):
+    """Gate math after the matmul, in place.  gates (N, 4H) = [x, h] @ w (no bias), b (4H,);
+    c (N, H) holds c and becomes c'; h (N, H) receives h' = o * tanh(c')."""
+    _lstm_cell(gates, b, c, h)
+
+
+def lstm_step(xh, c, restart, w, b, gates):
+    """One LSTM step in preallocated buffers (the fast path; NumPy twin: lstm_step_numpy).
+
+    xh (N, D + H): [x, h] in, [x, h'] out (h' overwrites h in place); c (N, H) in/out;
+    restart (N,) bool or None; w (D + H, 4H) = [wx; wh]; b (4H,); gates (N, 4H) scratch.
+    """
+    H = c.shape[1]
+    if restart is not None and restart.any():
+        xh[restart, -H:] = 0.0
+        c[restart] = 0.0
+    np.matmul(xh, w, out=gates)                                  # (N, 4H)
+    lstm_cell(gates, b, c, xh[:, -H:])
+
+
+def lstm_step_numpy(x, h, c, restart, wx, wh, b):
+    """x (N, D), h, c (N, H), restart (N,) bool or None -> h', c' (N, H), the formula above."""
+    if restart is not None:
+        keep = ~restart[:, None]
+        h, c = h * keep, c * keep
+    gates = x @ wx + h @ wh + b                                  # (N, 4H)
+    H = h.shape[1]
+    i, f, o = (1.0 / (1.0 + np.exp(-gates[:, s])) for s in (slice(0, H), slice(H, 2 * H), slice(3 * H, None)))
+    g = np.tanh(gates[:, 2 * H:3 * H])
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
+# -------------------------------------------------------------------------------- mixture (MDN)
+def mdn_head(y, nz, k, tau=1.0):
+    """Head output y (N, 3ZK [+ 1]) with bias -> logpi, mu, logsigma (N, Z, K), done logit (N,) or None.
+
+    At temperature tau: logpi = log_softmax(logits / tau), logsigma + log(sqrt(tau)).
+    """
+    N, zk = y.shape[0], nz * k
+    logits = y[:, :zk].reshape(N, nz, k) / tau
+    mx = logits.max(axis=-1, keepdims=True)
+    logpi = logits - (mx + np.log(np.exp(logits - mx).sum(axis=-1, keepdims=True)))
+    mu = y[:, zk:2 * zk].reshape(N, nz, k)
+    logsigma = y[:, 2 * zk:3 * zk].reshape(N, nz, k) + 0.5 * np.log(tau)
+    done = y[:, 3 * zk] if y.shape[1] > 3 * zk else None
+    return logpi, mu, logsigma, done
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _sample_row(y, b, nz, k, inv_tau, sqrt_tau, u, eps, z, e):
+    # One row: y (3ZK [+1],) head output without bias, b its bias; u, eps (Z,); z (Z,) out;
+    # e (K,) scratch. Returns the done logit (0 when M has no done output).
+    zk = nz * k
+    for d in range(nz):
+        base = d * k
+        mx = (y[base] + b[base]) * inv_tau
+        for j in range(1, k):
+            mx = max(mx, (y[base + j] + b[base + j]) * inv_tau)
+        s = np.float32(0.0)
+        for j in range(k):
+            e[j] = math.exp((y[base + j] + b[base + j]) * inv_tau - mx)
+            s += e[j]
+        target = u[d] * s                       # inverse CDF: first j with cumsum(e)[j] > u * sum(e)
+        acc = np.float32(0.0)
+        pick = k - 1
+        for j in range(k):
+            acc += e[j]
+            if target < acc:
+                pick = j
+                break
+        col = base + pick
+        mu = y[zk + col] + b[zk + col]
+        logsigma = y[2 * zk + col] + b[2 * zk + col]
+        z[d] = mu + math.exp(logsigma) * sqrt_tau * eps[d]
+    if y.shape[0] > 3 * zk:
+        return y[3 * zk] + b[3 * zk]
+    return np.float32(0.0)
+
+
+@njit(**_jit)
+def _mdn_sample(y, b, nz, k, tau, u, eps, z, done_logit):
+    inv_tau, sqrt_tau = np.float32(1.0 / tau), np.float32(math.sqrt(tau))
+    e = np.empty(k, np.float32)
+    n_done = 0
+    for n in range(y.shape[0]):
+        done_logit[n] = _sample_row(y[n], b, nz, k, inv_tau, sqrt_tau, u[n], eps[n], z[n], e)
+        if done_logit[n] > 0:
+            n_done += 1
+    return n_done
+
+
+def mdn_sample(y, b, nz, k, tau, u, eps, z, done_logit):
+    """Sample z' from M's head, in place (NumPy twin: mdn_sample_numpy).
+
+    y (N, 3ZK [+ 1]) head output without bias, b (3ZK [+ 1],) its bias; tau > 0;
+    u (N, Z) uniform [0, 1), eps (N, Z) standard normal; z (N, Z) out; done_logit (N,) out
+    (zeros when M has no done output). Returns how many rows have a done logit > 0 (p > 0.5).
+    """
+    return _mdn_sample(y, b, nz, k, float(tau), u, eps, z, done_logit)
+
+
+def mdn_sample_numpy(y, b, nz, k, tau, u, eps):
+    """The same sample with NumPy: returns z (N, Z) and done logit (N,) (zeros without done)."""
+    logpi, mu, logsigma, done = mdn_head(y + b, nz, k, tau)      # (N, Z, K) each
+    e = np.exp(logpi - logpi.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(e, axis=-1)                                   # (N, Z, K)
+    pick = np.minimum((cdf <= (u * cdf[..., -1])[..., None]).sum(-1), k - 1)[..., None]  # (N, Z, 1)
+    mu = np.take_along_axis(mu, pick, -1)[..., 0]
+    sigma = np.exp(np.take_along_axis(logsigma, pick, -1)[..., 0])
+    done = np.zeros(len(y), y.dtype) if done is None else done
+    return mu + sigma * eps, done
