@@ -126,13 +126,16 @@ class Tensor:
     def __rsub__(self, other): return _wrap(other, self.dtype) - self
     def __rtruediv__(self, other): return _wrap(other, self.dtype) / self
 
-    def __matmul__(self, other):  # (..., n, k) @ (k, m)
+    def __matmul__(self, other):  # (..., n, k) @ (k, m), run as one 2-D GEMM
+        x2 = self.data.reshape(-1, self.shape[-1])              # (n', k)
         def backward(g):
+            g2 = g.reshape(-1, g.shape[-1])                      # (n', m)
             if self.requires_grad:
-                self._accum(g @ other.data.T)
+                self._accum((g2 @ other.data.T).reshape(self.shape))
             if other.requires_grad:
-                other._accum(self.data.reshape(-1, self.shape[-1]).T @ g.reshape(-1, g.shape[-1]))
-        return self._make(self.data @ other.data, (self, other), backward)
+                other._accum(x2.T @ g2)
+        return self._make((x2 @ other.data).reshape(*self.shape[:-1], other.shape[-1]),
+                          (self, other), backward)
 
     # ---- elementwise functions ----
     def relu(self):

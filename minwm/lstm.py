@@ -15,42 +15,46 @@ memory leaks across episodes. The gradient of that zeroing is zero, handled the 
 
 Batch-first at the interface (N, T, .), time-major inside so each step touches contiguous rows.
 The input projection x @ wx and the weight gradients are one large matmul over all T steps; only
-h @ wh must run step by step. The gate math of one step is a fused Numba loop.
+h @ wh must run step by step; its gate math runs in place on preallocated buffers.
 """
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
 def _cell_forward(gates, c_prev, act, c, tanh_c, h):
-    # gates (N, 4H) pre-activations in, act (N, 4H) activations out; c, tanh_c, h (N, H) out
-    N, H = c_prev.shape
-    for n in range(N):
-        for j in range(H):
-            i = 1.0 / (1.0 + np.exp(-gates[n, j]))
-            f = 1.0 / (1.0 + np.exp(-gates[n, H + j]))
-            g = np.tanh(gates[n, 2 * H + j])
-            o = 1.0 / (1.0 + np.exp(-gates[n, 3 * H + j]))
-            act[n, j], act[n, H + j], act[n, 2 * H + j], act[n, 3 * H + j] = i, f, g, o
-            c[n, j] = f * c_prev[n, j] + i * g
-            tanh_c[n, j] = np.tanh(c[n, j])
-            h[n, j] = o * tanh_c[n, j]
+    """gates (N, 4H) pre-activations -> act (N, 4H) = [i, f, g, o]; c, tanh_c, h (N, H); in place.
+
+    NumPy, not Numba: its SIMD float32 exp/tanh are ~10x faster than scalar libm calls in a loop."""
+    H = c.shape[1]
+    for lo, hi in ((0, 2 * H), (3 * H, 4 * H)):              # i, f and o: sigmoid
+        a = act[:, lo:hi]
+        np.negative(gates[:, lo:hi], out=a)
+        np.exp(a, out=a)
+        a += 1
+        np.reciprocal(a, out=a)
+    np.tanh(gates[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])  # g: tanh
+    np.multiply(act[:, H:2 * H], c_prev, out=c)              # c = f * c_prev + i * g
+    c += act[:, :H] * act[:, 2 * H:3 * H]
+    np.tanh(c, out=tanh_c)
+    np.multiply(act[:, 3 * H:], tanh_c, out=h)               # h = o * tanh(c)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _cell_backward(dh, dc, act, c_prev, tanh_c, dgates):
-    # dh, dc (N, H): gradients reaching h_t and c_t. Writes dgates (N, 4H) (pre-activation) and
-    # overwrites dc with the gradient reaching c_{t-1}.
+    """dh, dc (N, H): gradients reaching h_t and c_t. Writes dgates (N, 4H) (pre-activation) and
+    overwrites dc with the gradient reaching c_{t-1}. Pure arithmetic: one fused Numba loop."""
     N, H = dh.shape
+    one = dh.dtype.type(1)
     for n in range(N):
+        a, d = act[n], dgates[n]
         for j in range(H):
-            i, f, g, o = act[n, j], act[n, H + j], act[n, 2 * H + j], act[n, 3 * H + j]
+            i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
             tc = tanh_c[n, j]
-            dct = dc[n, j] + dh[n, j] * o * (1.0 - tc * tc)
-            dgates[n, j] = dct * g * i * (1.0 - i)                       # d i
-            dgates[n, H + j] = dct * c_prev[n, j] * f * (1.0 - f)        # d f
-            dgates[n, 2 * H + j] = dct * i * (1.0 - g * g)               # d g
-            dgates[n, 3 * H + j] = dh[n, j] * tc * o * (1.0 - o)         # d o
+            dct = dc[n, j] + dh[n, j] * o * (one - tc * tc)
+            d[j] = dct * g * i * (one - i)                     # d i
+            d[H + j] = dct * c_prev[n, j] * f * (one - f)      # d f
+            d[2 * H + j] = dct * i * (one - g * g)             # d g
+            d[3 * H + j] = dh[n, j] * tc * o * (one - o)       # d o
             dc[n, j] = dct * f
 
 

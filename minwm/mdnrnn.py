@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minwm.autograd import Tensor, bce_with_logits, concat, lstm
+from minwm.autograd import Tensor, concat, lstm
 
 LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -69,17 +69,67 @@ def forward(p, cfg: MDNRNNConfig, z, a, restart=None):
     return hs @ p["mdn.w"] + p["mdn.b"]                              # (N, T, n_out)
 
 
-def mixture_nll(y, cfg: MDNRNNConfig, z_next):
-    """y (N, T, n_out), z_next (N, T, Z) -> NLL per (n, t, dimension), shape (N, T, Z)."""
-    N, T = y.shape[:2]
+def split_head(y, nz, k):
+    """y (..., n_out) array -> logpi, mu, logsigma (..., Z, K) with logpi normalised over K."""
+    ZK = nz * k
+    logits, mu, logsigma = (y[..., j * ZK:(j + 1) * ZK].reshape(*y.shape[:-1], nz, k)
+                            for j in range(3))
+    m = logits.max(axis=-1, keepdims=True)
+    logpi = logits - (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))
+    return logpi, mu, logsigma
+
+
+def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None):
+    """The whole output loss of M in one op (a fused forward/backward pair: slicing y into its
+    four parts with generic ops would materialise a full-size gradient per slice).
+
+    y (N, T, n_out), z_next (N, T, Z), done (N, T) 0/1 or None -> (z_loss, done_loss, cache)
+        z_loss    = mean_{n,t,j} -logsumexp_k(logpi_k - u_k^2 / 2 - logsigma_k - log(2 pi) / 2),
+                    u_k = (z_j - mu_k) / sigma_k
+        done_loss = mean_{n,t} (1 + (w - 1) d) [d softplus(-x) + (1 - d) softplus(x)],  w = 10
+    """
+    logpi, mu, logsigma = split_head(y, cfg.nz, cfg.k)          # (N, T, Z, K)
+    inv_sigma = np.exp(-logsigma)
+    u = (z_next[..., None] - mu) * inv_sigma
+    lp = logpi - 0.5 * u * u - logsigma - LOG_SQRT_2PI           # log pi_k N(z; mu_k, sigma_k)
+    m = lp.max(axis=-1, keepdims=True)
+    e = np.exp(lp - m)
+    s = e.sum(axis=-1, keepdims=True)
+    z_loss = -(m + np.log(s)).mean()
+    resp = e / s                                                 # posterior over components
+    done_loss, ddone = 0.0, None
+    if cfg.done:
+        x, d = y[..., -1], np.asarray(done, y.dtype)
+        w = 1 + (cfg.done_pos_weight - 1) * d
+        sp = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))     # softplus(x)
+        done_loss = (w * (sp - d * x)).mean()                    # softplus(-x) = softplus(x) - x
+        ddone = w * (1 / (1 + np.exp(-x)) - d) / x.size
+    return float(z_loss), float(done_loss), (logpi, inv_sigma, u, resp, ddone, y.shape)
+
+
+def head_loss_backward(dloss, cache, cfg: MDNRNNConfig):
+    """dloss: gradient of (z_loss + done_loss) -> dy (N, T, n_out). With r = resp, pi = exp(logpi),
+    c = dloss / (N T Z):  dlogits = -c (r - pi),  dmu = -c r u / sigma,  dlogsigma = -c r (u^2 - 1)."""
+    logpi, inv_sigma, u, resp, ddone, shape = cache
+    c = dloss / resp[..., 0].size                                # mean over (N, T, Z)
     ZK = cfg.nz * cfg.k
-    logits = y[:, :, 0:ZK].reshape(N, T, cfg.nz, cfg.k)              # (N, T, Z, K)
-    mu = y[:, :, ZK:2 * ZK].reshape(N, T, cfg.nz, cfg.k)
-    logsigma = y[:, :, 2 * ZK:3 * ZK].reshape(N, T, cfg.nz, cfg.k)
-    logpi = logits - logits.logsumexp(axis=-1, keepdims=True)
-    zt = Tensor(z_next.data.reshape(N, T, cfg.nz, 1))
-    sq = ((zt - mu) * (-logsigma).exp()) ** 2                        # ((z - mu) / sigma)^2
-    return -(logpi - sq * 0.5 - logsigma - LOG_SQRT_2PI).logsumexp(axis=-1)
+    dy = np.empty(shape, resp.dtype)
+    flat = shape[:-1] + (ZK,)
+    dy[..., :ZK] = (c * (np.exp(logpi) - resp)).reshape(flat)  # -c (r - pi)
+    cr = -c * resp
+    dy[..., ZK:2 * ZK] = (cr * u * inv_sigma).reshape(flat)
+    dy[..., 2 * ZK:3 * ZK] = (cr * (u * u - 1)).reshape(flat)
+    if cfg.done:
+        dy[..., -1] = dloss * ddone
+    return dy
+
+
+def head_loss(y, cfg: MDNRNNConfig, z_next, done=None):
+    """Autograd wrapper: y Tensor -> (loss, z_loss, done_loss), loss a scalar Tensor."""
+    z_loss, done_loss, cache = head_loss_forward(y.data, cfg, z_next, done)
+    total = np.asarray(z_loss + done_loss, y.dtype)
+    loss = y._make(total, (y,), lambda g: y._accum(head_loss_backward(float(g), cache, cfg)))
+    return loss, z_loss, done_loss
 
 
 def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None):
@@ -87,14 +137,10 @@ def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None):
 
     z (N, T+1, Z) array: z already re-sampled from the stored (mu, logvar) for this batch;
     a (N, T, A), restart (N, T), done (N, T) arrays (done[t] = 1 if frame t+1 ends the episode).
-    Returns (loss, z_loss, done_loss) scalar Tensors (done_loss 0 without the done head).
+    Returns (loss Tensor, z_loss float, done_loss float).
     """
     y = forward(p, cfg, Tensor(z[:, :-1]), Tensor(a), restart)
-    z_loss = mixture_nll(y, cfg, Tensor(z[:, 1:])).mean()
-    if not cfg.done:
-        return z_loss, z_loss, Tensor(np.zeros((), z.dtype))
-    done_loss = bce_with_logits(y[:, :, -1], np.asarray(done, z.dtype), cfg.done_pos_weight).mean()
-    return z_loss + done_loss, z_loss, done_loss
+    return head_loss(y, cfg, z[:, 1:], done)
 
 
 def export(p, cfg: MDNRNNConfig, path):
