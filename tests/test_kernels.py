@@ -1,0 +1,138 @@
+"""The Numba kernels equal their NumPy twins; the mixture sampler draws from the right distribution."""
+import numpy as np
+import pytest
+
+from minwm import kernels as K
+from minwm.lstm import lstm_forward
+
+
+def _lstm_weights(rng, D=6, H=16):
+    return ((rng.standard_normal((D, 4 * H)) / np.sqrt(D)).astype(np.float32),
+            (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32),
+            (rng.standard_normal(4 * H) * 0.5).astype(np.float32))
+
+
+@pytest.mark.parametrize("N", [1, 7, 64])
+def test_lstm_step_kernel_equals_numpy_twin(N):
+    rng = np.random.default_rng(N)
+    D, H = 6, 16
+    wx, wh, b = _lstm_weights(rng, D, H)
+    x, h, c = (rng.standard_normal((N, s)).astype(np.float32) * 2 for s in (D, H, H))
+    restart = rng.random(N) < 0.4
+    h_ref, c_ref = K.lstm_step_numpy(x, h, c, restart, wx, wh, b)
+
+    xh, c_out = np.concatenate([x, h], axis=1), c.copy()
+    K.lstm_step(xh, c_out, restart, np.concatenate([wx, wh]), b, np.empty((N, 4 * H), np.float32))
+    np.testing.assert_allclose(xh[:, D:], h_ref, atol=2e-6)
+    np.testing.assert_allclose(c_out, c_ref, atol=2e-6)
+    np.testing.assert_array_equal(xh[:, :D], x)                      # x untouched
+
+
+def test_lstm_twin_matches_training_lstm_layout():
+    # Same gate order and weight layout as minwm.lstm, the LSTM M is trained with.
+    rng = np.random.default_rng(0)
+    wx, wh, b = _lstm_weights(rng)
+    x, h, c = (rng.standard_normal((5, s)) for s in (6, 16, 16))
+    restart = np.array([0, 1, 0, 1, 0], bool)
+    _, hT, cT, _ = lstm_forward(x[:, None], h, c, wx, wh, b, restart[:, None].astype(float))
+    h1, c1 = K.lstm_step_numpy(x, h, c, restart, wx, wh, b)
+    np.testing.assert_allclose(h1, hT, atol=1e-6)
+    np.testing.assert_allclose(c1, cT, atol=1e-6)
+
+
+def test_restart_zeroes_state_before_the_step():
+    rng = np.random.default_rng(1)
+    wx, wh, b = _lstm_weights(rng)
+    x, h, c = (rng.standard_normal((4, s)).astype(np.float32) for s in (6, 16, 16))
+    zeros = np.zeros_like(h)
+    h1, c1 = K.lstm_step_numpy(x, h, c, np.ones(4, bool), wx, wh, b)
+    h0, c0 = K.lstm_step_numpy(x, zeros, zeros, None, wx, wh, b)
+    np.testing.assert_array_equal(h1, h0)
+    np.testing.assert_array_equal(c1, c0)
+    assert not np.allclose(K.lstm_step_numpy(x, h, c, None, wx, wh, b)[0], h0)
+
+
+def test_rational_tanh_is_float32_accurate():
+    x = np.linspace(-12, 12, 100_001).astype(np.float32)
+    gates = np.zeros((1, 4 * len(x)), np.float32)
+    gates[0, 2 * len(x):3 * len(x)] = x                              # g = tanh(x)
+    gates[0, :len(x)] = 50.0                                         # i = 1
+    gates[0, 3 * len(x):] = 50.0                                     # o = 1
+    c, h = np.zeros((1, len(x)), np.float32), np.zeros((1, len(x)), np.float32)
+    K.lstm_cell(gates, np.zeros(4 * len(x), np.float32), c, h)       # c' = tanh(x), h = tanh(tanh(x))
+    np.testing.assert_allclose(c[0], np.tanh(x.astype(np.float64)), atol=5e-7)
+    np.testing.assert_allclose(h[0], np.tanh(np.tanh(x.astype(np.float64))), atol=5e-7)
+
+
+def _head(rng, N, nz, k, done):
+    y = (rng.standard_normal((N, 3 * nz * k + done)) * 2).astype(np.float32)
+    b = (rng.standard_normal(3 * nz * k + done) * 0.5).astype(np.float32)
+    return y, b
+
+
+@pytest.mark.parametrize("N,tau,done", [(1, 1.0, 1), (50, 1.15, 1), (300, 0.5, 0), (300, 2.0, 1)])
+def test_mdn_sample_kernel_equals_numpy_twin(N, tau, done):
+    rng = np.random.default_rng(N)
+    nz, k = 8, 5
+    y, b = _head(rng, N, nz, k, done)
+    u = rng.random((N, nz), dtype=np.float32)
+    eps = rng.standard_normal((N, nz), dtype=np.float32)
+    z, done_logit = np.empty((N, nz), np.float32), np.empty(N, np.float32)
+    n_done = K.mdn_sample(y, b, nz, k, tau, u, eps, z, done_logit)
+    z_ref, done_ref = K.mdn_sample_numpy(y, b, nz, k, tau, u, eps)
+    np.testing.assert_allclose(z, z_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(done_logit, done_ref, atol=1e-6)
+    assert n_done == (done_ref > 0).sum()
+
+
+def test_mdn_sample_writes_into_strided_rows():
+    # The dream samples z' straight into the first columns of its state buffer.
+    rng = np.random.default_rng(3)
+    y, b = _head(rng, 10, 4, 5, 1)
+    u, eps = rng.random((10, 4), dtype=np.float32), rng.standard_normal((10, 4), dtype=np.float32)
+    buf = np.full((10, 9), 7.0, np.float32)
+    K.mdn_sample(y, b, 4, 5, 1.0, u, eps, buf[:, :4], np.empty(10, np.float32))
+    np.testing.assert_allclose(buf[:, :4], K.mdn_sample_numpy(y, b, 4, 5, 1.0, u, eps)[0], rtol=1e-5, atol=1e-5)
+    assert (buf[:, 4:] == 7.0).all()
+
+
+def _mixture_moments(y, nz, k, tau):
+    # Mean and variance of each dimension's mixture at temperature tau, from the formulas.
+    logpi, mu, logsigma, _ = K.mdn_head(y.astype(np.float64), nz, k, tau)
+    pi, var = np.exp(logpi[0]), np.exp(2 * logsigma[0])
+    mean = (pi * mu[0]).sum(-1)
+    return mean, (pi * (var + mu[0] ** 2)).sum(-1) - mean ** 2
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0, 1.6])
+def test_mixture_samples_match_mixture_moments(tau):
+    rng = np.random.default_rng(11)
+    nz, k, N = 3, 5, 200_000
+    y = np.zeros((1, 3 * nz * k), np.float32)
+    y[0, :nz * k] = rng.standard_normal(nz * k) * 1.5                 # logits
+    y[0, nz * k:2 * nz * k] = rng.standard_normal(nz * k) * 3.0       # mu: well separated
+    y[0, 2 * nz * k:] = rng.uniform(-1.5, 0.0, nz * k)                # logsigma
+    b = np.zeros(3 * nz * k, np.float32)
+    z, d = np.empty((N, nz), np.float32), np.empty(N, np.float32)
+    K.mdn_sample(np.repeat(y, N, 0), b, nz, k, tau, rng.random((N, nz), dtype=np.float32),
+                 rng.standard_normal((N, nz), dtype=np.float32), z, d)
+    mean, var = _mixture_moments(y, nz, k, tau)
+    np.testing.assert_array_less(np.abs(z.mean(0) - mean), 5 * np.sqrt(var / N))
+    np.testing.assert_allclose(z.var(0), var, rtol=0.03)
+
+
+def test_temperature_flattens_weights_and_widens_components():
+    # tau scales the logits by 1/tau and sigma by sqrt(tau): the formulas, then their effect.
+    rng = np.random.default_rng(5)
+    nz, k = 4, 5
+    y, b = _head(rng, 3, nz, k, 0)
+    lp1, mu1, ls1, _ = K.mdn_head(y + b, nz, k, 1.0)
+    lp2, mu2, ls2, _ = K.mdn_head(y + b, nz, k, 2.0)
+    logits = (y + b)[:, :nz * k].reshape(3, nz, k)
+    expect = logits / 2.0 - np.log(np.exp(logits / 2.0).sum(-1, keepdims=True))
+    np.testing.assert_allclose(lp2, expect, atol=1e-5)
+    np.testing.assert_allclose(np.exp(ls2), np.exp(ls1) * np.sqrt(2.0), rtol=1e-5)
+    np.testing.assert_array_equal(mu1, mu2)
+    entropy = lambda lp: -(np.exp(lp) * lp).sum(-1)
+    assert (entropy(lp2) > entropy(lp1)).all()
+    np.testing.assert_allclose(np.exp(lp1).sum(-1), 1.0, rtol=1e-5)
