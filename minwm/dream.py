@@ -76,7 +76,7 @@ def dream(m: MDNRNN, ccfg: C.ControllerConfig, theta, mu0, logvar0, cfg: DreamCo
         np.matmul(h, m.w_mdn, out=y[:n])                                # (n, 3ZK + done)
         rng.random(dtype=np.float32, out=u[:n])
         rng.standard_normal(dtype=np.float32, out=eps[:n])
-        n_done = mdn_sample(y[:n], m.b_mdn, nz, m.k, cfg.tau, u[:n], eps[:n], z, done_logit[:n])
+        n_done = mdn_sample(y[:n], m.b_mdn, nz, m.k, cfg.tau, u[:n], eps[:n], x, done_logit[:n])
         if t == 0 and m.restart:
             xh[:, nz + na] = 0.0
         if record:

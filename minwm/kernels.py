@@ -18,7 +18,7 @@ The random numbers u and eps come in as arrays (Numba keeps its own RNG state, a
 NumPy's), so a run is reproducible from one np.random.Generator.
 
 Speed notes. The matmuls go to BLAS; the kernels do the pointwise math after them. tanh is an
-Eigen-style rational polynomial (float32-exact to a few ulp) so that LLVM vectorises the gate loop,
+Eigen-style rational polynomial (within 5e-7 of tanh) so that LLVM vectorises the gate loop,
 which calls to libm's tanhf would prevent; error_model="numpy" drops the division-by-zero branch
 that would also block it. The kernels are serial on purpose: BLAS already runs the matmuls on every
 core, and its worker threads spin between calls, so a Numba thread pool fighting them for the same
@@ -53,8 +53,8 @@ def _tanh(x):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy")
-def _cell_row(g, b, c, h):
-    # One row: g (4H,) gate pre-activations without bias, b (4H,); c (H,) in/out; h (H,) out.
+def _cell_row(g, b, c, out, col):
+    # One row: g (4H,) gate pre-activations without bias, b (4H,); c (H,) in/out; h' to out[col:col+H].
     # sigmoid(x) = (1 + tanh(x / 2)) / 2 keeps every lane on the vectorised tanh.
     H = c.shape[0]
     half = np.float32(0.5)
@@ -65,19 +65,24 @@ def _cell_row(g, b, c, h):
         o = half + half * _tanh(half * (g[3 * H + j] + b[3 * H + j]))
         cj = f * c[j] + i * gg
         c[j] = cj
-        h[j] = o * _tanh(cj)
+        out[col + j] = o * _tanh(cj)
 
 
 @njit(**_jit)
-def _lstm_cell(gates, b, c, h):
+def _lstm_cell(gates, b, c, out, col):
     for n in range(gates.shape[0]):
-        _cell_row(gates[n], b, c[n], h[n])
+        _cell_row(gates[n], b, c[n], out[n], col)
 
 
-def lstm_cell(gates, b, c, h):
+def lstm_cell(gates, b, c, out, col=0):
     """Gate math after the matmul, in place.  gates (N, 4H) = [x, h] @ w (no bias), b (4H,);
-    c (N, H) holds c and becomes c'; h (N, H) receives h' = o * tanh(c')."""
-    _lstm_cell(gates, b, c, h)
+    c (N, H) holds c and becomes c'; h' = o * tanh(c') goes to out[:, col:col + H].
+
+    out is a whole C-contiguous buffer plus a column offset, not a column slice: Numba cannot
+    vectorise through a strided view (8x slower measured), and the dream keeps h inside [x, h].
+    """
+    assert out.shape[1] >= col + c.shape[1] and len(out) == len(c) == len(gates)  # no bounds checks below
+    _lstm_cell(gates, b, c, out, col)
 
 
 def lstm_step(xh, c, restart, w, b, gates):
@@ -91,7 +96,7 @@ def lstm_step(xh, c, restart, w, b, gates):
         xh[restart, -H:] = 0.0
         c[restart] = 0.0
     np.matmul(xh, w, out=gates)                                  # (N, 4H)
-    lstm_cell(gates, b, c, xh[:, -H:])
+    lstm_cell(gates, b, c, xh, xh.shape[1] - H)
 
 
 def lstm_step_numpy(x, h, c, restart, wx, wh, b):
@@ -124,9 +129,9 @@ def mdn_head(y, nz, k, tau=1.0):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy")
-def _sample_row(y, b, nz, k, inv_tau, sqrt_tau, u, eps, z, e):
-    # One row: y (3ZK [+1],) head output without bias, b its bias; u, eps (Z,); z (Z,) out;
-    # e (K,) scratch. Returns the done logit (0 when M has no done output).
+def _sample_row(y, b, nz, k, inv_tau, sqrt_tau, u, eps, out, col, e):
+    # One row: y (3ZK [+1],) head output without bias, b its bias; u, eps (Z,); z' to
+    # out[col:col+Z]; e (K,) scratch. Returns the done logit (0 when M has no done output).
     zk = nz * k
     for d in range(nz):
         base = d * k
@@ -145,35 +150,37 @@ def _sample_row(y, b, nz, k, inv_tau, sqrt_tau, u, eps, z, e):
             if target < acc:
                 pick = j
                 break
-        col = base + pick
-        mu = y[zk + col] + b[zk + col]
-        logsigma = y[2 * zk + col] + b[2 * zk + col]
-        z[d] = mu + math.exp(logsigma) * sqrt_tau * eps[d]
+        j = base + pick
+        mu = y[zk + j] + b[zk + j]
+        logsigma = y[2 * zk + j] + b[2 * zk + j]
+        out[col + d] = mu + math.exp(logsigma) * sqrt_tau * eps[d]
     if y.shape[0] > 3 * zk:
         return y[3 * zk] + b[3 * zk]
     return np.float32(0.0)
 
 
 @njit(**_jit)
-def _mdn_sample(y, b, nz, k, tau, u, eps, z, done_logit):
+def _mdn_sample(y, b, nz, k, tau, u, eps, out, col, done_logit):
     inv_tau, sqrt_tau = np.float32(1.0 / tau), np.float32(math.sqrt(tau))
     e = np.empty(k, np.float32)
     n_done = 0
     for n in range(y.shape[0]):
-        done_logit[n] = _sample_row(y[n], b, nz, k, inv_tau, sqrt_tau, u[n], eps[n], z[n], e)
+        done_logit[n] = _sample_row(y[n], b, nz, k, inv_tau, sqrt_tau, u[n], eps[n], out[n], col, e)
         if done_logit[n] > 0:
             n_done += 1
     return n_done
 
 
-def mdn_sample(y, b, nz, k, tau, u, eps, z, done_logit):
+def mdn_sample(y, b, nz, k, tau, u, eps, out, done_logit, col=0):
     """Sample z' from M's head, in place (NumPy twin: mdn_sample_numpy).
 
     y (N, 3ZK [+ 1]) head output without bias, b (3ZK [+ 1],) its bias; tau > 0;
-    u (N, Z) uniform [0, 1), eps (N, Z) standard normal; z (N, Z) out; done_logit (N,) out
-    (zeros when M has no done output). Returns how many rows have a done logit > 0 (p > 0.5).
+    u (N, Z) uniform [0, 1), eps (N, Z) standard normal; z' goes to out[:, col:col + Z] (a
+    C-contiguous buffer, as in lstm_cell); done_logit (N,) out (zeros when M has no done output).
+    Returns how many rows have a done logit > 0 (p > 0.5).
     """
-    return _mdn_sample(y, b, nz, k, float(tau), u, eps, z, done_logit)
+    assert out.shape[1] >= col + nz and len(out) == len(y) == len(u) == len(eps) == len(done_logit)
+    return _mdn_sample(y, b, nz, k, float(tau), u, eps, out, col, done_logit)
 
 
 def mdn_sample_numpy(y, b, nz, k, tau, u, eps):

@@ -91,9 +91,9 @@ def test_mdn_sample_writes_into_strided_rows():
     y, b = _head(rng, 10, 4, 5, 1)
     u, eps = rng.random((10, 4), dtype=np.float32), rng.standard_normal((10, 4), dtype=np.float32)
     buf = np.full((10, 9), 7.0, np.float32)
-    K.mdn_sample(y, b, 4, 5, 1.0, u, eps, buf[:, :4], np.empty(10, np.float32))
-    np.testing.assert_allclose(buf[:, :4], K.mdn_sample_numpy(y, b, 4, 5, 1.0, u, eps)[0], rtol=1e-5, atol=1e-5)
-    assert (buf[:, 4:] == 7.0).all()
+    K.mdn_sample(y, b, 4, 5, 1.0, u, eps, buf, np.empty(10, np.float32), col=3)
+    np.testing.assert_allclose(buf[:, 3:7], K.mdn_sample_numpy(y, b, 4, 5, 1.0, u, eps)[0], rtol=1e-5, atol=1e-5)
+    assert (buf[:, :3] == 7.0).all() and (buf[:, 7:] == 7.0).all()
 
 
 def _mixture_moments(y, nz, k, tau):
