@@ -1,17 +1,20 @@
 """Adam, gradient clipping (by value, as the original M training; by global norm) and a
 learning-rate schedule hook."""
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, parallel=True)
 def _adam_kernel(p, g, m, v, lr, b1, b2, eps, c1, c2):
-    # One fused pass over a parameter (flattened): the NumPy version makes ~10 passes and as
-    # many temporaries, which for V's ~4M parameters costs more than some conv layers.
-    for j in range(p.size):
-        m[j] = b1 * m[j] + (1 - b1) * g[j]
-        v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
-        p[j] -= lr * (m[j] / c1) / (np.sqrt(v[j] / c2) + eps)
+    # One fused pass over a parameter (flattened), in the parameter's own precision: the NumPy
+    # version makes ~10 passes and as many temporaries, 30 ms a step for V's 4.4M parameters.
+    T = p.dtype.type
+    b1, b2, eps = T(b1), T(b2), T(eps)
+    step, inv_c2 = T(lr / c1), T(1 / c2)   # lr * m_hat = (lr / c1) m;  v_hat = v / c2
+    for j in prange(p.size):
+        m[j] = b1 * m[j] + (T(1) - b1) * g[j]
+        v[j] = b2 * v[j] + (T(1) - b2) * g[j] * g[j]
+        p[j] -= step * m[j] / (np.sqrt(v[j] * inv_c2) + eps)
 
 
 class Adam:
