@@ -57,15 +57,17 @@ def init_params(cfg: MDNRNNConfig, rng: np.random.Generator, dtype=np.float32):
 
 
 def forward(p, cfg: MDNRNNConfig, z, a, restart=None):
-    """z (N, T, Z), a (N, T, A) Tensors, restart (N, T) 0/1 array (Doom) -> y (N, T, n_out)."""
+    """z (N, T, Z), a (N, T, A) Tensors, restart (N, T) 0/1 array or None -> y (N, T, n_out).
+
+    Where restart = 1 (an episode's first frame) the LSTM state is zeroed; the flag is also an
+    input of M when cfg.restart (Doom, as the original code)."""
     N, T = z.shape[:2]
     parts = [z, a]
     if cfg.restart:
         parts.append(Tensor(np.asarray(restart, z.dtype)[:, :, None]))
     x = concat(parts, axis=-1)                                       # (N, T, D)
     zeros = Tensor(np.zeros((N, cfg.hidden), z.dtype))
-    hs, _, _ = lstm(x, zeros, zeros, p["lstm.wx"], p["lstm.wh"], p["lstm.b"],
-                    restart if cfg.restart else None)                # (N, T, H)
+    hs, _, _ = lstm(x, zeros, zeros, p["lstm.wx"], p["lstm.wh"], p["lstm.b"], restart)  # (N, T, H)
     return hs @ p["mdn.w"] + p["mdn.b"]                              # (N, T, n_out)
 
 
@@ -79,12 +81,13 @@ def split_head(y, nz, k):
     return logpi, mu, logsigma
 
 
-def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None):
+def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
     """The whole output loss of M in one op (a fused forward/backward pair: slicing y into its
     four parts with generic ops would materialise a full-size gradient per slice).
 
-    y (N, T, n_out), z_next (N, T, Z), done (N, T) 0/1 or None -> (z_loss, done_loss, cache)
-        z_loss    = mean_{n,t,j} -logsumexp_k(logpi_k - u_k^2 / 2 - logsigma_k - log(2 pi) / 2),
+    y (N, T, n_out), z_next (N, T, Z), done (N, T) 0/1 or None, mask (N, T) 0/1 or None (0 where
+    z_next is not the next frame of the same episode) -> (z_loss, done_loss, cache)
+        z_loss    = mean_{n,t,j over mask} -logsumexp_k(logpi_k - u_k^2 / 2 - logsigma_k - log(2 pi) / 2),
                     u_k = (z_j - mu_k) / sigma_k
         done_loss = mean_{n,t} (1 + (w - 1) d) [d softplus(-x) + (1 - d) softplus(x)],  w = 10
     """
@@ -95,7 +98,9 @@ def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None):
     m = lp.max(axis=-1, keepdims=True)
     e = np.exp(lp - m)
     s = e.sum(axis=-1, keepdims=True)
-    z_loss = -(m + np.log(s)).mean()
+    wz = np.ones(y.shape[:-1], y.dtype) if mask is None else np.asarray(mask, y.dtype)
+    wz = wz / (max(wz.sum(), 1) * cfg.nz)                        # (N, T) weight of each nll term
+    z_loss = -np.sum((m + np.log(s))[..., 0] * wz[..., None])
     resp = e / s                                                 # posterior over components
     done_loss, ddone = 0.0, None
     if cfg.done:
@@ -104,14 +109,15 @@ def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None):
         sp = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))     # softplus(x)
         done_loss = (w * (sp - d * x)).mean()                    # softplus(-x) = softplus(x) - x
         ddone = w * (1 / (1 + np.exp(-x)) - d) / x.size
-    return float(z_loss), float(done_loss), (logpi, inv_sigma, u, resp, ddone, y.shape)
+    return float(z_loss), float(done_loss), (logpi, inv_sigma, u, resp, wz, ddone, y.shape)
 
 
 def head_loss_backward(dloss, cache, cfg: MDNRNNConfig):
     """dloss: gradient of (z_loss + done_loss) -> dy (N, T, n_out). With r = resp, pi = exp(logpi),
-    c = dloss / (N T Z):  dlogits = -c (r - pi),  dmu = -c r u / sigma,  dlogsigma = -c r (u^2 - 1)."""
-    logpi, inv_sigma, u, resp, ddone, shape = cache
-    c = dloss / resp[..., 0].size                                # mean over (N, T, Z)
+    c = dloss * wz (wz the weight of each term in the mean):
+        dlogits = -c (r - pi),  dmu = -c r u / sigma,  dlogsigma = -c r (u^2 - 1)."""
+    logpi, inv_sigma, u, resp, wz, ddone, shape = cache
+    c = (dloss * wz)[..., None, None]                             # (N, T, 1, 1)
     ZK = cfg.nz * cfg.k
     dy = np.empty(shape, resp.dtype)
     flat = shape[:-1] + (ZK,)
@@ -124,23 +130,24 @@ def head_loss_backward(dloss, cache, cfg: MDNRNNConfig):
     return dy
 
 
-def head_loss(y, cfg: MDNRNNConfig, z_next, done=None):
+def head_loss(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
     """Autograd wrapper: y Tensor -> (loss, z_loss, done_loss), loss a scalar Tensor."""
-    z_loss, done_loss, cache = head_loss_forward(y.data, cfg, z_next, done)
+    z_loss, done_loss, cache = head_loss_forward(y.data, cfg, z_next, done, mask)
     total = np.asarray(z_loss + done_loss, y.dtype)
     loss = y._make(total, (y,), lambda g: y._accum(head_loss_backward(float(g), cache, cfg)))
     return loss, z_loss, done_loss
 
 
-def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None):
+def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None):
     """Teacher forcing on one batch of sequences.
 
     z (N, T+1, Z) array: z already re-sampled from the stored (mu, logvar) for this batch;
-    a (N, T, A), restart (N, T), done (N, T) arrays (done[t] = 1 if frame t+1 ends the episode).
+    a (N, T, A), restart (N, T), done (N, T), mask (N, T) arrays: done[t] = 1 if the step from
+    frame t ends the episode; mask[t] = 0 where z[t + 1] is not the same episode's next frame.
     Returns (loss Tensor, z_loss float, done_loss float).
     """
     y = forward(p, cfg, Tensor(z[:, :-1]), Tensor(a), restart)
-    return head_loss(y, cfg, z[:, 1:], done)
+    return head_loss(y, cfg, z[:, 1:], done, mask)
 
 
 def export(p, cfg: MDNRNNConfig, path):

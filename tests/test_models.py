@@ -70,6 +70,13 @@ def test_head_loss_matches_reference_and_gradcheck(doom):
         ref = np.mean(-(1 + 9 * done) * (done * np.log(p) + (1 - done) * np.log(1 - p)))
         np.testing.assert_allclose(done_loss, ref, rtol=1e-12)
     check_grads(lambda: mdnrnn.head_loss(y, cfg, z_next, done)[0], [y])
+    # a mask drops the terms whose target is another episode's frame from the mean
+    mask = np.array([[1, 1, 0, 1], [0, 1, 1, 1]], F64)
+    z_masked = mdnrnn.head_loss(y, cfg, z_next, done, mask)[1]
+    keep = mask.astype(bool)
+    np.testing.assert_allclose(
+        z_masked, mixture_nll_reference(y.data[keep][None], z_next[keep][None], 3, 5), rtol=1e-12)
+    check_grads(lambda: mdnrnn.head_loss(y, cfg, z_next, done, mask)[0], [y])
 
 
 @pytest.mark.parametrize("doom", [False, True])
