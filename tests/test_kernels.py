@@ -64,6 +64,13 @@ def test_rational_tanh_is_float32_accurate():
     np.testing.assert_allclose(h[0], np.tanh(np.tanh(x.astype(np.float64))), atol=5e-7)
 
 
+def test_vectorised_exp_is_float32_accurate():
+    x = np.linspace(-87, 88, 100_001).astype(np.float32)
+    out, bits = np.empty_like(x), np.empty(len(x), np.int32)
+    K._exp(x, out, bits)
+    np.testing.assert_allclose(out, np.exp(x.astype(np.float64)), rtol=2e-7)
+
+
 def _head(rng, N, nz, k, done):
     y = (rng.standard_normal((N, 3 * nz * k + done)) * 2).astype(np.float32)
     b = (rng.standard_normal(3 * nz * k + done) * 0.5).astype(np.float32)
