@@ -14,6 +14,7 @@ order of `inputs` ([z, c, h] for Doom). theta (P,) is one controller for every r
 gives each rollout its own, so a whole CMA-ES population steps as one batch in the dream.
 """
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,12 +39,14 @@ CARRACING_Z_HIDDEN = ControllerConfig(inputs="z", n_hidden=40)   # paper's "z + 
 DOOM = ControllerConfig(nz=64, hidden=512, na=1, inputs="zch", bias=False, env="doom")
 
 
+@lru_cache(maxsize=None)
 def input_sizes(cfg: ControllerConfig):
     """Sizes of C's input blocks in order, e.g. (64, 512, 512) for [z, c, h]."""
     size = {"z": cfg.nz, "c": cfg.hidden, "h": cfg.hidden}
     return tuple(size[name] for name in cfg.inputs)
 
 
+@lru_cache(maxsize=None)
 def layer_shapes(cfg: ControllerConfig):
     """[(out, in), ...] per layer: one layer, or two with the hidden-layer ablation."""
     n_in = sum(input_sizes(cfg))
@@ -52,6 +55,7 @@ def layer_shapes(cfg: ControllerConfig):
     return [(cfg.na, n_in)]
 
 
+@lru_cache(maxsize=None)
 def n_params(cfg: ControllerConfig):
     """Length of the flat parameter vector: 867 CarRacing, 1088 Doom, 99 z only, 1443 z + hidden."""
     return sum(o * i + (o if cfg.bias else 0) for o, i in layer_shapes(cfg))
@@ -77,12 +81,13 @@ def flatten(layers):
 
 
 def _linear(W, b, xs):
-    # W (out, in) shared or (N, out, in) per row, xs the input blocks (N, in_k) -> (N, out)
+    # W (out, in) shared or (N, out, in) per row, xs the input blocks (N, in_k) -> (N, out).
+    # Block by block, so the blocks are never copied into one [z, c, h] array.
     y, i0 = 0.0, 0
     for x in xs:
         Wk = W[..., i0:i0 + x.shape[1]]
         i0 += x.shape[1]
-        y = y + (x @ Wk.T if W.ndim == 2 else np.einsum("noi,ni->no", Wk, x))
+        y = y + (x @ Wk.T if W.ndim == 2 else np.matmul(Wk, x[:, :, None])[:, :, 0])
     return y if b is None else y + b
 
 

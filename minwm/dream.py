@@ -35,17 +35,18 @@ class DreamConfig:
 
 
 def dream(m: MDNRNN, ccfg: C.ControllerConfig, theta, mu0, logvar0, cfg: DreamConfig,
-          rng: np.random.Generator, n=None, record=False):
+          rng: np.random.Generator, count=None, record=False):
     """Run B dream rollouts to the end.
 
-    theta (B, P): one controller per rollout; or theta (P,) shared by all B = n rollouts (e.g. the
-    CMA mean over 1024 rollouts). mu0, logvar0 (E, Z): recorded first-frame statistics of E episodes.
+    theta (B, P): one controller per rollout; or theta (P,) shared by all B = count rollouts (e.g.
+    the CMA mean over 1024 rollouts). mu0, logvar0 (E, Z): recorded first-frame statistics of E episodes.
     Returns rewards (B,) float32; with record=True also zs (B, T + 1, Z) float32, z_0 .. z_T of
     every rollout, NaN after its end (for a few rollouts only: B * 2101 * Z floats).
     """
     theta = np.array(theta, np.float32)                                 # own copy: rows move
     shared = theta.ndim == 1
-    B = n if shared else len(theta)
+    assert not shared or count, "a shared controller theta (P,) needs count=B"
+    B = count if shared else len(theta)
     nz, na, H, D = m.nz, m.na, m.hidden, m.d_in
     xh = np.zeros((B, D + H), np.float32)                               # [z, a, restart, h]
     c = np.zeros((B, H), np.float32)

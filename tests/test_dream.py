@@ -137,7 +137,7 @@ def test_population_batch_and_shared_controller():
     np.testing.assert_array_equal(
         r.ravel(), D.dream(m, CCFG, np.repeat(pop, 6, 0), *starts, cfg, np.random.default_rng(2)))
     # one controller for all rows (e.g. the CMA mean) == that controller copied into every row
-    shared = D.dream(m, CCFG, pop[0], *starts, cfg, np.random.default_rng(4), n=10)
+    shared = D.dream(m, CCFG, pop[0], *starts, cfg, np.random.default_rng(4), count=10)
     copied = D.dream(m, CCFG, np.repeat(pop[:1], 10, 0), *starts, cfg, np.random.default_rng(4))
     np.testing.assert_array_equal(shared, copied)
 
