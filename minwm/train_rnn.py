@@ -1,0 +1,106 @@
+"""Stage train-rnn: M learns P(z_{t+1} | z_t, a_t, h_t) with teacher forcing (paper section 3.1).
+
+    for each epoch:
+        cut the recorded stream of episodes into windows of seq_len + 1 frames, shuffle them
+        for each batch of windows:
+            z = mu + exp(logvar / 2) * eps      re-sampled every batch (appendix A.2)
+            loss = mixture NLL of z_{t+1} (+ Doom's weighted done loss); Adam; clip by value
+
+The stream concatenates all episodes; restart flags zero the LSTM state where an episode starts
+inside a window (Doom also sees the flag as an input), and the z loss skips the one target per
+boundary that belongs to the next episode. Checkpoints hold parameters, Adam's moments, the RNG
+and the epoch's shuffle, so an interrupted run resumes exactly where it stopped.
+"""
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from minwm import mdnrnn, runs
+from minwm.config import Config
+from minwm.optim import Adam, clip_grad_value
+
+
+def model_config(cfg: Config, series):
+    doom = cfg.env == "doom"
+    return mdnrnn.MDNRNNConfig(nz=series["mu"].shape[1], na=series["action"].shape[1],
+                               hidden=cfg.rnn.hidden, k=cfg.rnn.k, restart=doom, done=doom)
+
+
+def windows(n_frames, seq_len):
+    """Start indices of non-overlapping windows of seq_len + 1 frames (inputs and targets)."""
+    return np.arange(0, n_frames - seq_len, seq_len + 1)
+
+
+def batch_arrays(series, starts, seq_len, rng):
+    """Gather windows -> z (N, T+1, Z) re-sampled, a, restart, done, mask (N, T, .)."""
+    idx = starts[:, None] + np.arange(seq_len + 1)                   # (N, T+1)
+    mu, logvar = series["mu"][idx], series["logvar"][idx]
+    z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape, dtype=np.float32)
+    restart = series["restart"][idx].astype(np.float32)              # (N, T+1)
+    return (z.astype(np.float32), series["action"][idx[:, :-1]], restart[:, :-1],
+            series["done"][idx[:, :-1]].astype(np.float32), 1 - restart[:, 1:])
+
+
+def main(cfg: Config):
+    out = cfg.path / "mdnrnn.npz"
+    ckpt_path = cfg.path / "mdnrnn.ckpt.npz"
+    series, _ = runs.load_npz(runs.require(cfg.path / "series.npz", f"minwm encode {cfg.env}"))
+    mcfg = model_config(cfg, series)
+    T = cfg.rnn.seq_len
+    starts_all = windows(len(series["mu"]), T)
+    if len(starts_all) == 0:
+        raise ValueError(f"only {len(series['mu'])} recorded frames: fewer than rnn.seq_len + 1 = "
+                         f"{T + 1}; collect more rollouts or lower rnn.seq_len")
+    batch = min(cfg.rnn.batch, len(starts_all))
+    steps_per_epoch = len(starts_all) // batch
+    total = steps_per_epoch * cfg.rnn.epochs
+
+    rng = np.random.default_rng(cfg.seed + 2)
+    p = mdnrnn.init_params(mcfg, rng)
+    schedule = lambda t: max(cfg.rnn.lr * cfg.rnn.lr_decay ** t, cfg.rnn.lr_min)
+    opt = Adam(p.values(), lr=cfg.rnn.lr, lr_schedule=schedule)
+    log = runs.Log(cfg.path / "mdnrnn.jsonl")
+    runs.save_config(cfg)
+    step, order = 0, rng.permutation(starts_all)
+    if ckpt_path.exists():                                           # resume
+        arrays, state = runs.load_npz(ckpt_path)
+        for k, t in p.items():
+            t.data[...] = arrays["p/" + k]
+        opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
+        step, order = state["step"], arrays["order"]
+        runs.set_rng_state(rng, state["rng"])
+        log.truncate_after("step", step)
+    if step >= total and out.exists():
+        return out
+
+    def checkpoint():
+        arrays = {"p/" + k: t.data for k, t in p.items()}
+        arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()}, order=order)
+        runs.save_npz(ckpt_path, arrays, {"step": step, "rng": runs.rng_state(rng)})
+
+    bar = tqdm(total=total, initial=step, desc=f"train-rnn {cfg.env}", unit="step", smoothing=0.1)
+    t0 = time.time()
+    while step < total:
+        i = step % steps_per_epoch
+        starts = order[i * batch:(i + 1) * batch]
+        z, a, restart, done, mask = batch_arrays(series, starts, T, rng)
+        opt.zero_grad()
+        loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask)
+        runs.check_finite(float(loss.data), "the M loss", ckpt_path)
+        loss.backward()
+        clip_grad_value(p.values(), cfg.rnn.grad_clip)
+        opt.step()
+        step += 1
+        rate = batch * T * (step - bar.initial) / (time.time() - t0)
+        log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data), z_loss=z_loss,
+            done_loss=done_loss, lr=opt.lr)
+        bar.set_postfix(loss=f"{float(loss.data):.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
+        bar.update()
+        if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
+            if step % steps_per_epoch == 0:
+                order = rng.permutation(starts_all)                  # next epoch's shuffle
+            checkpoint()
+    bar.close()
+    mdnrnn.export(p, mcfg, out)
+    return out

@@ -1,0 +1,112 @@
+"""Config, M training and dream evolution on synthetic inputs: resume, errors, real learning."""
+import json
+
+import numpy as np
+import pytest
+
+from minwm import config, evolve, infer, runs, train_rnn
+from minwm.config import override, preset
+
+
+def test_presets_and_overrides():
+    cfg = preset("doom", "paper")
+    assert (cfg.vae.nz, cfg.rnn.hidden, cfg.evolve.in_dream, cfg.evolve.tau) == (64, 512, True, 1.15)
+    assert (cfg.evolve.population, cfg.evolve.rollouts, cfg.collect.rollouts) == (64, 16, 10000)
+    car = preset("carracing", "paper")
+    assert (car.vae.nz, car.rnn.hidden, car.evolve.in_dream) == (32, 256, False)
+    cfg = override(cfg, ["rnn.epochs=3", "evolve.tau=1.25", "evolve.in_dream=false", "seed=7"])
+    assert (cfg.rnn.epochs, cfg.evolve.tau, cfg.evolve.in_dream, cfg.seed) == (3, 1.25, False, 7)
+    with pytest.raises(ValueError, match="valid keys are .*rnn.epochs"):
+        override(cfg, ["rnn.epoch=3"])
+    with pytest.raises(ValueError, match="unknown section"):
+        override(cfg, ["rn.epochs=3"])
+    with pytest.raises(ValueError, match="expected int"):
+        override(cfg, ["rnn.epochs=many"])
+    with pytest.raises(ValueError, match="key=value"):
+        override(cfg, ["rnn.epochs"])
+    with pytest.raises(ValueError, match="choose one of"):
+        preset("pong")
+    assert config.from_json(config.to_json(cfg)) == cfg
+
+
+def synthetic_series(rng, n_episodes=6, length=40, nz=4, na=1):
+    """A stream of episodes whose z rotates slowly: learnable, with restarts and done flags."""
+    mus, restart, done = [], [], []
+    for _ in range(n_episodes):
+        phase = rng.uniform(0, 2 * np.pi)
+        t = np.arange(length)
+        mus.append(np.stack([np.sin(phase + 0.3 * t * (j + 1)) for j in range(nz)], axis=1))
+        r, d = np.zeros(length), np.zeros(length)
+        r[0], d[-1] = 1, 1
+        restart.append(r), done.append(d)
+    mu = np.concatenate(mus).astype(np.float32)
+    starts = np.flatnonzero(np.concatenate(restart))
+    return {"mu": mu, "logvar": np.full_like(mu, -6.0),
+            "action": rng.uniform(-1, 1, (len(mu), na)).astype(np.float32),
+            "restart": np.concatenate(restart).astype(np.uint8),
+            "done": np.concatenate(done).astype(np.uint8),
+            "init_mu": mu[starts], "init_logvar": np.full((len(starts), nz), -6.0, np.float32)}
+
+
+def tiny_doom(tmp_path, **rnn):
+    cfg = preset("doom", "tiny", run_dir=str(tmp_path))
+    return override(cfg, [f"rnn.{k}={v}" for k, v in rnn.items()])
+
+
+def test_train_rnn_learns_and_resumes_identically(tmp_path):
+    rng = np.random.default_rng(0)
+    series = synthetic_series(rng)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        runs.save_npz(d / "series.npz", series)
+    # uninterrupted
+    kw = dict(batch=4, seq_len=12, checkpoint_every=3, lr=0.01)
+    train_rnn.main(tiny_doom(a, epochs=25, **kw))
+    # interrupted after 7 epochs, then resumed to 25
+    train_rnn.main(tiny_doom(b, epochs=7, **kw))
+    train_rnn.main(tiny_doom(b, epochs=25, **kw))
+    wa, wb = np.load(a / "mdnrnn.npz"), np.load(b / "mdnrnn.npz")
+    for k in wa.files:
+        np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
+    logs = [json.loads(l) for l in (a / "mdnrnn.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == list(range(1, len(logs) + 1))
+    assert logs[-1]["z_loss"] < logs[0]["z_loss"] - 0.5, "M did not learn"
+    assert int(wa["meta.restart"]) == 1 and int(wa["meta.done"]) == 1
+
+
+def test_missing_input_names_the_command(tmp_path):
+    with pytest.raises(runs.MissingInput, match="minwm encode doom"):
+        train_rnn.main(tiny_doom(tmp_path))
+    with pytest.raises(runs.MissingInput, match="minwm train-vae doom"):
+        evolve.main(tiny_doom(tmp_path))
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    series = synthetic_series(np.random.default_rng(1))
+    series["mu"][5, 0] = np.nan
+    runs.save_npz(tmp_path / "series.npz", series)
+    with pytest.raises(FloatingPointError, match="last good checkpoint"):
+        train_rnn.main(tiny_doom(tmp_path, batch=100, seq_len=12))
+
+
+def test_evolve_in_dream_resumes_identically(tmp_path):
+    rng = np.random.default_rng(2)
+    series = synthetic_series(rng, nz=64)
+    arrays = infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True, scale=0.3)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        runs.save_npz(d / "series.npz", series)
+        np.savez(d / "mdnrnn.npz", **arrays)
+        np.savez(d / "vae.npz", **infer.random_vae_arrays(64, rng))
+    base = ["evolve.population=6", "evolve.rollouts=3", "evolve.eval_every=2",
+            "evolve.eval_rollouts=8", "evolve.max_steps=60"]
+    cfg = lambda d, g: override(preset("doom", "tiny", run_dir=str(d)), base + [f"evolve.generations={g}"])
+    evolve.main(cfg(a, 4))
+    evolve.main(cfg(b, 2))
+    evolve.main(cfg(b, 4))
+    (ca, ta, ia), (cb, tb, ib) = evolve.load_controller(a / "controller.npz"), evolve.load_controller(b / "controller.npz")
+    np.testing.assert_array_equal(ta, tb)
+    assert ca == cb and ca.inputs == "zch" and not ca.bias and ta.shape == (64 + 32 + 32,)
+    assert ia == ib and ia["where"] == "dream" and 1 <= ia["score"] <= 60
+    logs = [json.loads(l) for l in (b / "evolve.jsonl").read_text().splitlines()]
+    assert [r["generation"] for r in logs] == [1, 2, 3, 4] and "eval_mean" in logs[1]
