@@ -17,7 +17,7 @@ gradient of <conv2d(x, w), y> with respect to x, and the backward passes use tha
 Each forward returns (out, cache); each backward takes (dout, cache) and returns the gradients.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 def _im2col(x, k, s):
@@ -34,12 +34,13 @@ def _im2col(x, k, s):
     return patches.reshape(N * Ho * Wo, k * k * C)  # (N*H'*W', k*k*C)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _col2im_kernel(cols, out, s):
-    # cols (N, H', W', k, k, C) scatter-added into out (N, H, W, C); one image per thread, so
-    # the overlapping adds never race. A single pass, where NumPy would need k*k strided passes.
+    # cols (N, H', W', k, k, C) scatter-added into out (N, H, W, C) in a single pass, where NumPy
+    # would need k*k strided passes. Serial on purpose: a Numba thread pool next to OpenBLAS's
+    # spinning worker threads made the whole VAE step ~30% slower (bench/core.py).
     N, Ho, Wo, k, _, C = cols.shape
-    for n in prange(N):
+    for n in range(N):
         for i in range(Ho):
             for j in range(Wo):
                 for di in range(k):

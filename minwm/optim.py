@@ -1,17 +1,18 @@
 """Adam, gradient clipping (by value, as the original M training; by global norm) and a
 learning-rate schedule hook."""
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, fastmath=True, parallel=True)
+@njit(cache=True, fastmath=True)
 def _adam_kernel(p, g, m, v, lr, b1, b2, eps, c1, c2):
     # One fused pass over a parameter (flattened), in the parameter's own precision: the NumPy
     # version makes ~10 passes and as many temporaries, 30 ms a step for V's 4.4M parameters.
+    # Serial: a Numba thread pool beside OpenBLAS's spinning threads slows the whole step.
     T = p.dtype.type
     b1, b2, eps = T(b1), T(b2), T(eps)
     step, inv_c2 = T(lr / c1), T(1 / c2)   # lr * m_hat = (lr / c1) m;  v_hat = v / c2
-    for j in prange(p.size):
+    for j in range(p.size):
         m[j] = b1 * m[j] + (T(1) - b1) * g[j]
         v[j] = b2 * v[j] + (T(1) - b2) * g[j] * g[j]
         p[j] -= step * m[j] / (np.sqrt(v[j] * inv_c2) + eps)
