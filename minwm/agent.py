@@ -1,0 +1,114 @@
+"""The agent in the real environment (paper section 2, figure "flow diagram"), and the worker pool
+that runs many of its episodes at once for CMA-ES and evaluation.
+
+    reset: frame = env.reset(seed); (h, c) = 0
+    loop:  z ~ V(frame); a = C(z, h [, c]); h, c = M(z, a, h, c); frame, r, done = env.step(a)
+
+Each worker process holds its own environment and agent (weights loaded once, in the initializer)
+and runs one episode per task (controller, seed) -> total reward. The same pool runs locally on
+`multiprocessing` or on a Ray cluster via `ray.util.multiprocessing`, which has the same API.
+Workers use one BLAS thread each: a 2-thread matmul collapses when the other core is busy.
+"""
+import multiprocessing
+import os
+
+import numpy as np
+
+from minwm import infer
+
+TRAIN_SEED, EVAL_SEED = 2_000_000, 3_000_000   # disjoint from collection (0, 1, ...) and evaluate
+
+
+def make_env(env, max_steps=0):
+    """A real environment giving V's 64x64 uint8 frames: reset(seed) -> frame;
+    step(action) -> frame, reward, done."""
+    if env == "carracing":
+        from minwm.carracing import CarRacing
+        return CarRacing(max_steps=max_steps or 1000)
+    if env == "doom":
+        from minwm.doom import TakeCover
+        return TakeCover(max_steps=max_steps or 2100)
+    raise ValueError(f"unknown environment {env!r}")
+
+
+def episode(env, v, m, ccfg, theta, seed, record=False):
+    """One episode of the agent -> total reward (and the frames it saw, if record)."""
+    rng = np.random.default_rng(seed)                  # V's posterior samples, reproducible
+    frame = env.reset(seed)
+    h, c = infer.initial_state(m, 1)
+    restart, total, frames = np.ones(1, bool), 0.0, [frame]
+    while True:
+        a, h, c = infer.agent_step(v, m, ccfg, theta, frame[None], h, c, restart, rng)
+        restart[:] = False
+        frame, reward, done = env.step(a[0])
+        total += reward
+        if record:
+            frames.append(frame)
+        if done:
+            return (total, np.stack(frames)) if record else total
+
+
+_worker = {}
+
+
+def _init_worker(env, vae_path, m_path, max_steps):
+    _worker.update(env=make_env(env, max_steps), v=infer.load_vae(vae_path),
+                   m=infer.load_mdnrnn(m_path))
+
+
+def _run(task):
+    ccfg, theta, seed = task
+    w = _worker
+    return episode(w["env"], w["v"], w["m"], ccfg, theta, seed)
+
+
+class Pool:
+    """Episodes in parallel: map([(ccfg, theta, seed), ...]) -> rewards, in order."""
+
+    def __init__(self, env, vae_path, m_path, workers=0, backend="local", max_steps=0):
+        n = workers or os.cpu_count()
+        args = (env, str(vae_path), str(m_path), max_steps)
+        old = os.environ.get("OPENBLAS_NUM_THREADS")
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"           # read by NumPy in each new worker
+        try:
+            if backend == "ray":
+                from ray.util.multiprocessing import Pool as RayPool
+                self.pool = RayPool(processes=n, initializer=_init_worker, initargs=args)
+            elif backend == "local":
+                ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked game state
+                self.pool = ctx.Pool(n, initializer=_init_worker, initargs=args)
+            else:
+                raise ValueError(f"evolve.backend={backend!r}: choose local or ray")
+        finally:
+            if old is None:
+                os.environ.pop("OPENBLAS_NUM_THREADS")
+            else:
+                os.environ["OPENBLAS_NUM_THREADS"] = old
+
+    def map(self, tasks):
+        return np.array(self.pool.map(_run, tasks, chunksize=1), np.float64)
+
+    def close(self):
+        self.pool.terminate()
+        self.pool.join()
+
+
+class RealFitness:
+    """CMA-ES fitness in the real environment (CarRacing): rollouts on a worker pool."""
+
+    def __init__(self, cfg, vae_path, m_path):
+        e = cfg.evolve
+        self.pool = Pool(cfg.env, vae_path, m_path, e.workers, e.backend, e.max_steps)
+        self.offset = cfg.seed * 100_000_000
+
+    def population(self, ccfg, thetas, n_rollouts, generation):     # -> (P, n_rollouts)
+        # every candidate of a generation meets the same n_rollouts tracks (common random numbers)
+        seeds = self.offset + TRAIN_SEED + generation * n_rollouts + np.arange(n_rollouts)
+        tasks = [(ccfg, th, int(s)) for th in thetas for s in seeds]
+        return self.pool.map(tasks).reshape(len(thetas), n_rollouts)
+
+    def mean(self, ccfg, theta, n_rollouts):                        # -> (n_rollouts,)
+        return self.pool.map([(ccfg, theta, self.offset + EVAL_SEED + j) for j in range(n_rollouts)])
+
+    def close(self):
+        self.pool.close()

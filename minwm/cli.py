@@ -1,0 +1,107 @@
+"""The `minwm` command: one subcommand per stage of the paper's procedure, and `run` for all.
+
+    minwm run doom                            collect -> train-vae -> encode -> train-rnn -> evolve -> evaluate
+    minwm train-rnn doom rnn.epochs=5         any config field can be overridden as section.field=value
+    minwm evolve carracing --preset tiny      presets: tiny (seconds), default (hours), paper
+    minwm demo                                evolve briefly in the shipped dream, then play the shipped agent
+
+A stage run again on the same run directory picks up that run's config.json (overrides apply on
+top) and resumes from its checkpoint. Thin on purpose: every stage is a main(cfg) in its module.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from minwm import config, runs
+
+STAGES = ("collect", "train-vae", "encode", "train-rnn", "evolve", "evaluate")
+
+
+def stage_main(name):
+    """The main(cfg) of a stage and the file that shows it is done (imported lazily: `minwm
+    evolve` in the dream never loads gymnasium)."""
+    if name == "collect":
+        from minwm.rollouts import collect_stage
+        return collect_stage, "rollouts"
+    if name == "train-vae":
+        from minwm.train_vae import main
+        return main, "vae.npz"
+    if name == "encode":
+        from minwm.train_vae import encode
+        return encode, "series.npz"
+    if name == "train-rnn":
+        from minwm.train_rnn import main
+        return main, "mdnrnn.npz"
+    if name == "evolve":
+        from minwm.evolve import main
+        return main, "controller.npz"
+    if name == "evaluate":
+        from minwm.evaluate import main
+        return main, "evaluate.json"
+    if name == "play":
+        from minwm.evaluate import play
+        return play, None
+    if name == "dream":
+        from minwm.evaluate import dream_gif
+        return dream_gif, None
+    if name == "iterate":
+        from minwm.iterate import main
+        return main, None
+    raise ValueError(name)
+
+
+def make_config(args):
+    """Preset (or the run directory's saved config.json) + overrides."""
+    run_dir = args.run_dir or f"runs/{args.env}-{args.preset or 'default'}"
+    saved = Path(run_dir) / "config.json"
+    if args.preset is None and saved.exists():
+        cfg = config.from_json(saved.read_text())
+    else:
+        cfg = config.preset(args.env, args.preset or "default", run_dir=run_dir)
+    return config.override(cfg, args.overrides)
+
+
+def run_all(cfg):
+    """All stages in order, skipping those whose outputs exist (each also resumes on its own)."""
+    for name in STAGES:
+        fn, output = stage_main(name)
+        if (cfg.path / output).exists() and name not in ("collect",):
+            print(f"[{name}] {cfg.path / output} exists, skipped")
+            continue
+        print(f"[{name}]")
+        fn(cfg)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="minwm", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name in STAGES + ("play", "dream", "iterate", "run"):
+        p = sub.add_parser(name)
+        p.add_argument("env", choices=config.ENVS)
+        p.add_argument("--preset", choices=config.PRESETS, default=None,
+                       help="tiny | default | paper (default: the run's saved config, else default)")
+        p.add_argument("--run-dir", default=None, help="default: runs/ENV-PRESET")
+        p.add_argument("overrides", nargs="*", metavar="section.field=value")
+        if name in ("play", "dream"):
+            p.add_argument("--out", default=None, help="GIF path (default: in the run directory)")
+    d = sub.add_parser("demo", help="evolve a few generations in the shipped Doom dream, then play")
+    d.add_argument("--generations", type=int, default=5)
+    d.add_argument("--out", default="demo")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from minwm.evaluate import demo
+            return demo(args.generations, Path(args.out))
+        cfg = make_config(args)
+        if args.command == "run":
+            return run_all(cfg)
+        fn, _ = stage_main(args.command)
+        return fn(cfg, args.out) if args.command in ("play", "dream") else fn(cfg)
+    except (runs.MissingInput, ValueError, FloatingPointError) as e:
+        print(f"minwm {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
