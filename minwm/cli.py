@@ -3,6 +3,7 @@
     minwm run doom                            collect -> train-vae -> encode -> train-rnn -> evolve -> evaluate
     minwm train-rnn doom rnn.epochs=5         any config field can be overridden as section.field=value
     minwm evolve carracing --preset tiny      presets: tiny (seconds), default (hours), paper
+                                              (config keys: any section.field, e.g. evolve.tau=1.25)
     minwm demo                                evolve briefly in the shipped dream, then play the shipped agent
 
 A stage run again on the same run directory picks up that run's config.json (overrides apply on
@@ -82,13 +83,16 @@ def main(argv=None):
         p.add_argument("--preset", choices=config.PRESETS, default=None,
                        help="tiny | default | paper (default: the run's saved config, else default)")
         p.add_argument("--run-dir", default=None, help="default: runs/ENV-PRESET")
-        p.add_argument("overrides", nargs="*", metavar="section.field=value")
         if name in ("play", "dream"):
             p.add_argument("--out", default=None, help="GIF path (default: in the run directory)")
     d = sub.add_parser("demo", help="evolve a few generations in the shipped Doom dream, then play")
     d.add_argument("--generations", type=int, default=5)
     d.add_argument("--out", default="demo")
-    args = ap.parse_args(argv)
+    # overrides (section.field=value) may stand anywhere after the subcommand
+    args, rest = ap.parse_known_args(argv)
+    args.overrides = rest
+    if args.command == "demo" and rest or any("=" not in r or r.startswith("-") for r in rest):
+        ap.error(f"unrecognized arguments: {' '.join(rest)} (overrides look like rnn.epochs=5)")
     try:
         if args.command == "demo":
             from minwm.evaluate import demo
