@@ -1,0 +1,204 @@
+"""CarRacing as the paper's V saw it, and a faster gymnasium CarRacing with byte-identical pixels.
+
+`CarRacing` wraps gymnasium's `CarRacing-v3` (continuous actions): 1000-step episodes, the standard
+reward (-0.1 per frame, +1000/N per new tile, -100 for leaving the playfield), and frames prepared as
+the original code did: keep rows 0:84 of the 96x96 observation (drops the indicator bar), then an
+antialiased resize to 64x64x3 uint8.
+
+`FastCarRacing` is gymnasium's env with two hot spots rewritten (DETAILS.md, "Environments today"):
+- `_render_road` rotates and translates all ~800 road and grass polygons at once with NumPy, culls
+  the off-screen ones with the stock test, and draws the visible ones with the same gfxdraw calls,
+  in the same order, with bit-identical float arguments. pygame rotates (x, y) by
+  (cos * x - sin * y, sin * x + cos * y); rotating the unit vector (1, 0) with pygame itself gives
+  the exact (cos, sin) it uses, including its special cases at multiples of 90 degrees. It also
+  skips draws that cannot change a pixel (see `_render_road`).
+- `_render` keeps one font and the last rendered score text instead of loading the font file and
+  rasterising the text every frame.
+Everything else (physics, car drawing, flip, indicators, smoothscale to 96x96) is the stock code.
+It is only used on the gymnasium version it was verified on; otherwise `make_gym_carracing` warns
+and returns the stock env.
+"""
+import os
+import warnings
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on import
+
+import gymnasium
+import numpy as np
+import pygame
+from gymnasium.envs.box2d import car_racing as gym_car_racing
+from pygame import gfxdraw
+from PIL import Image
+
+VERIFIED_GYMNASIUM = "1.4.0"  # FastCarRacing was checked byte-identical against this version
+MAX_STEPS = 1000              # CarRacing-v3's TimeLimit, as in the paper
+CROP_ROWS = 84                # rows 0:84 of 96: drops the indicator bar (original code)
+FRAME_SIZE = 64               # V's input is 64x64x3
+
+
+def process_frame(obs, rows=CROP_ROWS, size=FRAME_SIZE):
+    """Crop and resize one observation, as the original code fed V.
+
+    obs: (H, W, 3) uint8 -> (size, size, 3) uint8: obs[:rows], antialiased (PIL bilinear with a
+    support scaled to the reduction, as scipy.misc.imresize used) resize to size x size.
+    Shared by the Doom wrapper (rows=100 of a 160x120 frame).
+    """
+    image = Image.fromarray(np.ascontiguousarray(obs[:rows]))
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))  # (64, 64, 3)
+
+
+def _grass_polygons():
+    """The stock grass patches, built with the stock arithmetic: (400, 4, 2) float64."""
+    d = gym_car_racing.GRASS_DIM
+    grass = []
+    for x in range(-20, 20, 2):
+        for y in range(-20, 20, 2):
+            grass.append([(d * x + d, d * y + 0), (d * x + 0, d * y + 0),
+                          (d * x + 0, d * y + d), (d * x + d, d * y + d)])
+    return np.array(grass, dtype=np.float64)
+
+
+class FastCarRacing(gym_car_racing.CarRacing):
+    """gymnasium's CarRacing with vectorised road geometry and a cached font (same pixels)."""
+
+    GRASS = _grass_polygons()  # (400, 4, 2)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._polys_of = None   # the road_poly list self._vertices was built from
+        self._vertices = None   # (P, 4, 2) float64: grass patches then road_poly, stock order
+        self._font = None
+        self._text = (None, None)  # (string, rendered surface)
+
+    def _render(self, mode):
+        """The stock `_render` for "state_pixels", with the font and score text cached."""
+        if mode != "state_pixels":
+            return super()._render(mode)
+        W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
+        if self._font is None:
+            pygame.font.init()
+            self._font = pygame.font.Font(pygame.font.get_default_font(), 42)
+        if "t" not in self.__dict__:
+            return  # reset() not called yet
+        self.surf = pygame.Surface((W, H))
+        angle = -self.car.hull.angle
+        zoom = (0.1 * gym_car_racing.SCALE * max(1 - self.t, 0)
+                + gym_car_racing.ZOOM * gym_car_racing.SCALE * min(self.t, 1))  # zoom-in, 1st second
+        scroll_x = -(self.car.hull.position[0]) * zoom
+        scroll_y = -(self.car.hull.position[1]) * zoom
+        trans = pygame.math.Vector2((scroll_x, scroll_y)).rotate_rad(angle)
+        trans = (W / 2 + trans[0], H / 4 + trans[1])
+
+        self._render_road(zoom, trans, angle)
+        self.car.draw(self.surf, zoom, trans, angle, False)  # no particles in state_pixels
+        self.surf = pygame.transform.flip(self.surf, False, True)
+        self._render_indicators(W, H)
+
+        string = f"{self.reward:04.0f}"
+        if self._text[0] != string:
+            self._text = (string, self._font.render(string, True, (255, 255, 255), (0, 0, 0)))
+        text = self._text[1]
+        text_rect = text.get_rect()
+        text_rect.center = (60, H - H * 2.5 / 40.0)
+        self.surf.blit(text, text_rect)
+        return self._create_image_array(self.surf, (gym_car_racing.STATE_W, gym_car_racing.STATE_H))
+
+    def _render_road(self, zoom, translation, angle):
+        """Draw background, grass and road as the stock method does, with NumPy geometry.
+
+        Two shortcuts that change no pixel (the byte-identity tests check them):
+        - the background square, when it covers the whole screen with a margin, is drawn with
+          `surf.fill`: its filled interior is the whole screen and its outline lies off-screen;
+        - of the polygons the stock test keeps, those wholly beyond one screen edge (by more than
+          the 1-pixel reach of an antialiased line) are not drawn: they would touch no pixel.
+        """
+        if self._polys_of is not self.road_poly:  # a new track since the last frame
+            road = np.array([poly for poly, color in self.road_poly], dtype=np.float64)
+            self._vertices = np.concatenate([self.GRASS, road.reshape(-1, 4, 2)])  # (P, 4, 2)
+            self._polys_of = self.road_poly
+        W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
+        cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # pygame's own cos and sin
+
+        b = gym_car_racing.PLAYFIELD
+        field = np.array([(b, b), (b, -b), (-b, -b), (-b, b)])      # (4, 2)
+        fx = (cos * field[:, 0] - sin * field[:, 1]) * zoom + translation[0]
+        fy = (sin * field[:, 0] + cos * field[:, 1]) * zoom + translation[1]
+        if _covers(fx, fy, W, H, margin=4.0):
+            self.surf.fill(self.bg_color)
+        else:
+            self._draw_colored_polygon(self.surf, field.tolist(), self.bg_color, zoom,
+                                       translation, angle, clip=False)
+
+        px, py = self._vertices[..., 0], self._vertices[..., 1]     # (P, 4) each
+        x = (cos * px - sin * py) * zoom + translation[0]           # (P, 4) screen coordinates
+        y = (sin * px + cos * py) * zoom + translation[1]
+        m = gym_car_racing.MAX_SHAPE_DIM  # stock culling: any vertex inside the enlarged screen
+        kept = ((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m)).any(axis=1)
+        e = 4.0  # pixels; vertices are truncated to int, an antialiased line reaches 1 further
+        outside = (x < -e).all(1) | (x > W + e).all(1) | (y < -e).all(1) | (y > H + e).all(1)
+        drawn = np.flatnonzero(kept & ~outside)
+        points = np.stack([x[drawn], y[drawn]], axis=-1).tolist()  # Python floats, (D, 4, 2)
+        n_grass = len(self.GRASS)
+        for i, poly in zip(drawn.tolist(), points):
+            if i < n_grass:
+                color = self.grass_color
+            else:  # tile colours change in place when the car touches a tile: read them now
+                color = [int(c) for c in self.road_poly[i - n_grass][1]]
+            gfxdraw.aapolygon(self.surf, poly, color)
+            gfxdraw.filled_polygon(self.surf, poly, color)
+
+
+def _covers(x, y, W, H, margin):
+    """True if the convex polygon (x, y) (4,) each contains the W x H screen with `margin` pixels
+    to spare on every edge: all four screen corners lie on the inner side of every edge."""
+    ex, ey = np.roll(x, -1) - x, np.roll(y, -1) - y                 # (4,) edge vectors
+    cx, cy = np.array([0, W, W, 0.0]), np.array([0, 0, H, H])     # (4,) screen corners
+    cross = ex * (cy[:, None] - y) - ey * (cx[:, None] - x)         # (corner, edge)
+    dist = cross / np.hypot(ex, ey)                                 # signed distance to edge
+    return bool((dist > margin).all() or (dist < -margin).all())
+
+
+def make_gym_carracing(fast=True):
+    """The raw gymnasium env (96x96 observations, no time limit): FastCarRacing or the stock one.
+
+    Falls back to the stock env, with a warning, when the installed gymnasium is not the version
+    FastCarRacing was verified on.
+    """
+    if fast and gymnasium.__version__ == VERIFIED_GYMNASIUM:
+        return FastCarRacing(continuous=True)
+    if fast:
+        warnings.warn(f"minwm: FastCarRacing was verified on gymnasium {VERIFIED_GYMNASIUM}, found "
+                      f"{gymnasium.__version__}; using the stock (slower) CarRacing instead.")
+    return gym_car_racing.CarRacing(continuous=True)
+
+
+class CarRacing:
+    """CarRacing-v3 with V's 64x64 frames.
+
+    reset(seed) -> frame (64, 64, 3) uint8
+    step(action) -> frame (64, 64, 3) uint8, reward float, done bool
+    action: (3,) = (steer in [-1, 1], gas in [0, 1], brake in [0, 1]), gymnasium's continuous
+    action; it is cast to float32 first, so actions stored as float32 replay exactly.
+    done is True when the lap is finished, the car leaves the playfield, or after 1000 steps.
+    """
+
+    def __init__(self, fast=True, max_steps=MAX_STEPS):
+        self.env = make_gym_carracing(fast)
+        self.max_steps = max_steps
+        self.t = 0
+        self.obs = None  # last raw (96, 96, 3) observation
+
+    def reset(self, seed):
+        self.obs, _ = self.env.reset(seed=int(seed))
+        self.t = 0
+        return process_frame(self.obs)
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float32)  # (3,)
+        self.obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.t += 1
+        done = terminated or truncated or self.t >= self.max_steps
+        return process_frame(self.obs), float(reward), bool(done)
+
+    def close(self):
+        self.env.close()
