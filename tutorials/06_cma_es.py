@@ -22,7 +22,8 @@
 # exact machinery of the paper's DoomRNN experiment.
 #
 # **Running.** `python tutorials/06_cma_es.py` evolves at Doom's real sizes (z 64, LSTM 512,
-# population 64 x 16 rollouts, 12 generations) in about five minutes on two cores; `MINWM_FAST=1` shrinks everything to seconds.
+# population 64 x 16 rollouts, 12 generations) in about five minutes on two cores;
+# `MINWM_FAST=1` shrinks everything to seconds.
 # Pictures and the evolved controller go to `tutorials/out/` (or `$MINWM_OUT`).
 # Legend: N rollouts, Z latent, H LSTM units, A action size, P controller parameters.
 
