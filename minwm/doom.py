@@ -12,9 +12,14 @@ Settings that make scores comparable with the paper's (DETAILS.md, "Environments
 
 Each game runs the ViZDoom engine in a child process. The engine writes `_vizdoom.ini` and
 `_vizdoom/` into its working directory, so it is started inside a private temporary directory;
-`close()` (or garbage collection, or interpreter exit) ends the process and removes the directory.
+`close()` (or garbage collection, or interpreter exit, or the orderly exit of a multiprocessing
+worker) ends the process and removes the directory. A process killed outright (SIGKILL, or SIGTERM
+without a handler, as `Pool.terminate` sends) orphans its engine: rollouts.py's workers turn SIGTERM
+into an orderly exit.
 """
 import contextlib
+import multiprocessing
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -102,7 +107,9 @@ class TakeCover:
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
         self.game = game
-        self._finalizer = weakref.finalize(self, _close, game, self.directory)
+        self._finalizer = weakref.finalize(self, _close, game, self.directory)  # runs once
+        if multiprocessing.parent_process() is not None:  # workers leave by os._exit, not atexit
+            multiprocessing.util.Finalize(self, self._finalizer, exitpriority=0)
         self.t = 0
         self.frame = None
 
