@@ -69,9 +69,11 @@ class FastCarRacing(gym_car_racing.CarRacing):
         self._vertices = None   # (P, 4, 2) float64: grass patches then road_poly, stock order
         self._font = None
         self._text = (None, None)  # (string, rendered surface)
+        self._canvas = None        # one WINDOW_W x WINDOW_H surface, cleared every frame
 
     def _render(self, mode):
-        """The stock `_render` for "state_pixels", with the font and score text cached."""
+        """The stock `_render` for "state_pixels", with the font, the score text and the drawing
+        surface kept between frames (`_render_road` clears the surface)."""
         if mode != "state_pixels":
             return super()._render(mode)
         W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
@@ -80,7 +82,9 @@ class FastCarRacing(gym_car_racing.CarRacing):
             self._font = pygame.font.Font(pygame.font.get_default_font(), 42)
         if "t" not in self.__dict__:
             return  # reset() not called yet
-        self.surf = pygame.Surface((W, H))
+        if self._canvas is None:
+            self._canvas = pygame.Surface((W, H))
+        self.surf = self._canvas
         angle = -self.car.hull.angle
         zoom = (0.1 * gym_car_racing.SCALE * max(1 - self.t, 0)
                 + gym_car_racing.ZOOM * gym_car_racing.SCALE * min(self.t, 1))  # zoom-in, 1st second
@@ -108,7 +112,8 @@ class FastCarRacing(gym_car_racing.CarRacing):
 
         Two shortcuts that change no pixel (the byte-identity tests check them):
         - the background square, when it covers the whole screen with a margin, is drawn with
-          `surf.fill`: its filled interior is the whole screen and its outline lies off-screen;
+          `surf.fill`: its filled interior is the whole screen and its outline lies off-screen
+          (otherwise the surface is cleared to black, as a new one is, and the square drawn);
         - of the polygons the stock test keeps, those wholly beyond one screen edge (by more than
           the 1-pixel reach of an antialiased line) are not drawn: they would touch no pixel.
         """
@@ -126,6 +131,7 @@ class FastCarRacing(gym_car_racing.CarRacing):
         if _covers(fx, fy, W, H, margin=4.0):
             self.surf.fill(self.bg_color)
         else:
+            self.surf.fill((0, 0, 0))
             self._draw_colored_polygon(self.surf, field.tolist(), self.bg_color, zoom,
                                        translation, angle, clip=False)
 
@@ -151,7 +157,7 @@ class FastCarRacing(gym_car_racing.CarRacing):
 def _covers(x, y, W, H, margin):
     """True if the convex polygon (x, y) (4,) each contains the W x H screen with `margin` pixels
     to spare on every edge: all four screen corners lie on the inner side of every edge."""
-    ex, ey = np.roll(x, -1) - x, np.roll(y, -1) - y                 # (4,) edge vectors
+    ex, ey = x[[1, 2, 3, 0]] - x, y[[1, 2, 3, 0]] - y               # (4,) edge vectors
     cx, cy = np.array([0, W, W, 0.0]), np.array([0, 0, H, H])     # (4,) screen corners
     cross = ex * (cy[:, None] - y) - ey * (cx[:, None] - x)         # (corner, edge)
     dist = cross / np.hypot(ex, ey)                                 # signed distance to edge

@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,12 +105,16 @@ def rollout_path(out_dir, seed):
     return Path(out_dir) / f"{seed:09d}.npz"
 
 
-def write_rollout(path, arrays):
-    """Compressed .npz, written to `<name>.part` then renamed: the rename is atomic."""
+def write_rollout(path, arrays, level=1):
+    """A compressed .npz (what np.savez_compressed writes, at deflate level 1: 4x faster than its
+    level 6 for Doom's frames, which costs more than the game itself; files ~10-30% larger),
+    written to `<name>.part` then renamed: the rename is atomic."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:  # a file object: np.savez does not append ".npz" to the name
-        np.savez_compressed(f, **arrays)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as z:
+        for name, a in arrays.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(a), allow_pickle=False)
     os.replace(tmp, path)
 
 

@@ -1,0 +1,121 @@
+"""Environment speed: stock vs fast CarRacing side by side, Take Cover, and rollout collection.
+
+    /tmp/venv/bin/python bench/envs.py            (about two minutes on 2 cores)
+    /tmp/venv/bin/python bench/envs.py --quick    (about 30 s; rough figures)
+
+Rows:
+  CarRacing   gymnasium's stock CarRacing-v3 and minwm's FastCarRacing stepped in lockstep with
+              the same Brownian actions over whole 1000-step episodes (the zoom-in included),
+              each step's observation and reward asserted byte-identical; ms per raw env.step
+              (96x96 observation), and the wrapper's step with V's 64x64 frame
+  Take Cover  steps/s of minwm.doom.TakeCover (one tic and a 64x64 frame per step), random policy
+  collect     rollouts.main from scratch into a temporary directory (worker start-up, env
+              creation, compression and writing included): frames/s with 1 and 2 workers
+Interleaving the two CarRacings shares the machine's load between them fairly; on a busy
+machine all absolute figures drop, the ratio much less.
+"""
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+import gymnasium
+import numpy as np
+
+from minwm import carracing, doom, rollouts
+
+
+def carracing_side_by_side(episodes, steps):
+    stock, fast = gymnasium.make("CarRacing-v3"), carracing.FastCarRacing()
+    t_stock = t_fast = 0.0
+    n = 0
+    for seed in range(episodes):
+        actions = rollouts.brownian_actions(np.random.default_rng(seed), steps)   # (T, 3)
+        o1, _ = stock.reset(seed=seed)
+        o2, _ = fast.reset(seed=seed)
+        assert np.array_equal(o1, o2)
+        for a in actions:
+            t0 = time.perf_counter()
+            o1, r1, term1, trunc1, _ = stock.step(a)
+            t1 = time.perf_counter()
+            o2, r2, term2, trunc2, _ = fast.step(a)
+            t2 = time.perf_counter()
+            t_stock, t_fast, n = t_stock + t1 - t0, t_fast + t2 - t1, n + 1
+            assert np.array_equal(o1, o2) and r1 == r2 and term1 == term2, (seed, n)
+            if term1 or trunc1:
+                break
+    stock.close(), fast.close()
+    return t_stock / n, t_fast / n, n
+
+
+def wrapper_step(steps):
+    env = carracing.CarRacing()
+    env.reset(seed=100)
+    actions = rollouts.brownian_actions(np.random.default_rng(100), steps)
+    t0 = time.perf_counter()
+    for a in actions:
+        env.step(a)
+    env.close()
+    return (time.perf_counter() - t0) / steps
+
+
+def take_cover(episodes):
+    env = doom.TakeCover()
+    n, scores, t0 = 0, [], time.perf_counter()
+    for seed in range(episodes):
+        rng, done, total = np.random.default_rng(seed), False, 0.0
+        env.reset(seed)
+        while not done:
+            _, r, done = env.step(rng.uniform(-1, 1))
+            n, total = n + 1, total + r
+        scores.append(total)
+    dt = time.perf_counter() - t0
+    env.close()
+    return n / dt, np.mean(scores), np.std(scores)
+
+
+def collect(env, n_rollouts, workers, max_frames=0):
+    out = tempfile.mkdtemp(prefix="minwm-bench-")
+    try:
+        cfg = rollouts.CollectConfig(env=env, out_dir=out, rollouts=n_rollouts, workers=workers,
+                                     max_frames=max_frames)
+        t0 = time.perf_counter()
+        rollouts.main(cfg)
+        dt = time.perf_counter() - t0
+        frames = sum(len(np.load(os.path.join(out, f))["dones"]) for f in os.listdir(out))
+        return frames / dt, frames, dt
+    finally:
+        shutil.rmtree(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    q = args.quick
+    print(f"gymnasium {gymnasium.__version__}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}")
+
+    stock, fast, n = carracing_side_by_side(1 if q else 3, 300 if q else 1000)
+    print(f"CarRacing  stock {stock * 1e3:6.2f} ms/step {1 / stock:6.0f} steps/s | "
+          f"fast {fast * 1e3:6.2f} ms/step {1 / fast:6.0f} steps/s | speed-up {stock / fast:.2f}x "
+          f"({n} steps, byte-identical)")
+    w = wrapper_step(200 if q else 1000)
+    print(f"CarRacing  minwm.carracing.CarRacing (fast + 64x64 frame): {w * 1e3:.2f} ms/step "
+          f"{1 / w:.0f} steps/s")
+
+    sps, mean, std = take_cover(10 if q else 50)
+    print(f"Take Cover {sps:6.0f} steps/s (random policy, {10 if q else 50} episodes: "
+          f"{mean:.0f} +- {std:.0f})")
+
+    for env, n_rollouts, max_frames in [("doom", 10 if q else 40, 0),
+                                        ("carracing", 2 if q else 4, 200 if q else 0)]:
+        for workers in (1, 2):
+            fps, frames, dt = collect(env, n_rollouts, workers, max_frames)
+            print(f"collect    {env:9s} {workers} worker{'s' if workers > 1 else ' '} "
+                  f"{fps:6.0f} frames/s ({n_rollouts} rollouts, {frames} frames, {dt:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
