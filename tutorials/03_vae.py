@@ -20,7 +20,7 @@
 # the whole model; (4) a short training run on frames of coloured moving shapes; (5) export to the
 # inference layout and pictures of reconstructions and latent traversals.
 #
-# **Running.** `python tutorials/03_vae.py` trains for a few minutes; `MINWM_FAST=1` runs in
+# **Running.** `python tutorials/03_vae.py` trains for ~6 minutes on two cores; `MINWM_FAST=1` runs in
 # seconds (a few dozen steps: the pictures then show blurry blobs, not shapes). Pictures and the
 # exported `vae.npz` go to `tutorials/out/` (or `$MINWM_OUT`).
 # Legend: N batch, H/W height/width, C channels, Z latent.
