@@ -12,16 +12,19 @@ Settings that make scores comparable with the paper's (DETAILS.md, "Environments
 
 Each game runs the ViZDoom engine in a child process. The engine writes `_vizdoom.ini` and
 `_vizdoom/` into its working directory, so it is started inside a private temporary directory;
-`close()` (or garbage collection, or interpreter exit, or the orderly exit of a multiprocessing
-worker) ends the process and removes the directory. A process killed outright (SIGKILL, or SIGTERM
-without a handler, as `Pool.terminate` sends) orphans its engine: rollouts.py's workers turn SIGTERM
-into an orderly exit.
+`close()` (or garbage collection, or interpreter exit) ends the process and removes the directory.
+multiprocessing workers leave by os._exit (no atexit) and are stopped by SIGTERM (Pool.terminate),
+which kills a Python process without any cleanup: in a worker, a TakeCover therefore registers a
+multiprocessing finalizer and turns a default SIGTERM into an orderly exit that runs it. Only a
+process killed with SIGKILL still orphans its engine.
 """
 import contextlib
 import multiprocessing
 import multiprocessing.util
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import weakref
@@ -67,6 +70,10 @@ def _working_directory(path):
             os.chdir(old)
 
 
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)  # SystemExit: the worker's finally blocks and finalizers run
+
+
 def _close(game, directory):
     """End the engine process and remove its files (also run by the finalizer)."""
     try:
@@ -108,8 +115,11 @@ class TakeCover:
             raise
         self.game = game
         self._finalizer = weakref.finalize(self, _close, game, self.directory)  # runs once
-        if multiprocessing.parent_process() is not None:  # workers leave by os._exit, not atexit
+        if multiprocessing.parent_process() is not None:  # a worker: see the module docstring
             multiprocessing.util.Finalize(self, self._finalizer, exitpriority=0)
+            if (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.t = 0
         self.frame = None
 

@@ -15,8 +15,6 @@ Two collectors must not share a directory.
 """
 import multiprocessing
 import os
-import signal
-import sys
 import time
 import warnings
 import zipfile
@@ -126,9 +124,7 @@ def _keep(cfg, r, limit):
 _worker = {}
 
 
-def _init_worker(cfg, in_pool=True):
-    if in_pool:  # Pool.terminate sends SIGTERM: leave in order so the env closes (Doom's engine)
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+def _init_worker(cfg):
     _worker["cfg"], _worker["env"] = cfg, make_env(cfg.env, cfg.max_frames)
 
 
@@ -163,7 +159,7 @@ def main(cfg: CollectConfig):
         return out
     workers = cfg.workers or os.cpu_count()
     if workers == 1:
-        _init_worker(cfg, in_pool=False)
+        _init_worker(cfg)
         pool, run = None, lambda seeds: map(_collect_one, seeds)
     else:  # spawn: fresh interpreters, no forked game or pygame state
         pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (cfg,))
@@ -192,7 +188,7 @@ def main(cfg: CollectConfig):
         bar.close()
         if pool is None:
             _worker.pop("env").close()
-        elif finished:  # workers exit in order, closing their environments
+        elif finished:  # workers exit in order (TakeCover also closes on terminate)
             pool.close()
             pool.join()
         else:

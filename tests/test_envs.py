@@ -3,6 +3,7 @@
 Real environments with small step counts. FastCarRacing is compared with gymnasium's stock env
 byte for byte; bench/envs.py repeats the comparison over whole 1000-step episodes.
 """
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -215,4 +216,24 @@ def test_doom_leaves_nothing_behind(tmp_path, monkeypatch):
     env.close()
     env.close()                                        # closing twice is harmless
     assert list(tmp_path.iterdir()) == []              # no _vizdoom.ini, no _vizdoom/
+    assert not os.path.exists(directory) and not _engine_running(directory)
+
+
+_pool_env = {}
+
+
+def _open_take_cover():
+    _pool_env["env"] = doom.TakeCover()
+
+
+def _take_cover_directory(_):
+    return _pool_env["env"].directory
+
+
+def test_doom_in_terminated_pool_leaves_nothing_behind():
+    """Pool.terminate (SIGTERM) would kill a worker without cleanup and orphan its engine."""
+    with multiprocessing.get_context("spawn").Pool(1, _open_take_cover) as pool:
+        directory = pool.map(_take_cover_directory, [0])[0]
+        assert _engine_running(directory)
+    # leaving the with block calls pool.terminate()
     assert not os.path.exists(directory) and not _engine_running(directory)
