@@ -4,16 +4,15 @@
     /tmp/venv/bin/python bench/envs.py --quick    (about 30 s; rough figures)
 
 Rows:
-  CarRacing   gymnasium's stock CarRacing-v3 and minwm's FastCarRacing stepped in lockstep with
-              the same Brownian actions over whole 1000-step episodes (the zoom-in included),
-              each step's observation and reward asserted byte-identical; ms per raw env.step
-              (96x96 observation), and the wrapper's step with V's 64x64 frame
+  CarRacing   gymnasium's stock CarRacing-v3 and minwm's FastCarRacing, alternating whole
+              1000-step episodes (the zoom-in included) with the same seeds and Brownian actions,
+              every observation, reward and termination asserted byte-identical; ms per raw
+              env.step (96x96 observation), and the wrapper's step with V's 64x64 frame
   Take Cover  steps/s of minwm.doom.TakeCover (one tic and a 64x64 frame per step), and the
               random policy's score over 100 episodes (the paper's 210 +- 108)
   collect     rollouts.main from scratch into a temporary directory (worker start-up, env
               creation, compression and writing included): frames/s with 1 and 2 workers
-Interleaving the two CarRacings shares the machine's load between them fairly; on a busy
-machine all absolute figures drop, the ratio much less.
+On a busy machine all absolute figures drop; the ratio much less.
 """
 import argparse
 import os
@@ -28,24 +27,32 @@ from minwm import carracing, doom, rollouts
 
 
 def carracing_side_by_side(episodes, steps):
+    """Per seed: a stock episode (observations kept), then the fast one, checked step by step.
+    Alternating whole episodes shares the machine's load fairly; alternating single steps would
+    let each env evict the other's 3 MB drawing surfaces from the cache and slow both."""
     stock, fast = gymnasium.make("CarRacing-v3"), carracing.FastCarRacing()
     t_stock = t_fast = 0.0
     n = 0
     for seed in range(episodes):
         actions = rollouts.brownian_actions(np.random.default_rng(seed), steps)   # (T, 3)
-        o1, _ = stock.reset(seed=seed)
-        o2, _ = fast.reset(seed=seed)
-        assert np.array_equal(o1, o2)
+        reference, _ = stock.reset(seed=seed)
+        obs, _ = fast.reset(seed=seed)
+        assert np.array_equal(reference, obs)
+        reference = []
+        t0 = time.perf_counter()
         for a in actions:
-            t0 = time.perf_counter()
-            o1, r1, term1, trunc1, _ = stock.step(a)
-            t1 = time.perf_counter()
-            o2, r2, term2, trunc2, _ = fast.step(a)
-            t2 = time.perf_counter()
-            t_stock, t_fast, n = t_stock + t1 - t0, t_fast + t2 - t1, n + 1
-            assert np.array_equal(o1, o2) and r1 == r2 and term1 == term2, (seed, n)
-            if term1 or trunc1:
+            o, r, terminated, truncated, _ = stock.step(a)
+            reference.append((o, r, terminated))
+            if terminated or truncated:
                 break
+        t_stock += time.perf_counter() - t0
+        for t, a in enumerate(actions[:len(reference)]):
+            t0 = time.perf_counter()
+            o, r, terminated, _, _ = fast.step(a)
+            t_fast += time.perf_counter() - t0
+            assert (np.array_equal(o, reference[t][0]) and r == reference[t][1]
+                    and terminated == reference[t][2]), (seed, t)
+        n += len(reference)
     stock.close(), fast.close()
     return t_stock / n, t_fast / n, n
 

@@ -125,24 +125,22 @@ class FastCarRacing(gym_car_racing.CarRacing):
         cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # pygame's own cos and sin
 
         b = gym_car_racing.PLAYFIELD
-        field = np.array([(b, b), (b, -b), (-b, -b), (-b, b)])      # (4, 2)
-        fx = (cos * field[:, 0] - sin * field[:, 1]) * zoom + translation[0]
-        fy = (sin * field[:, 0] + cos * field[:, 1]) * zoom + translation[1]
-        if _covers(fx, fy, W, H, margin=4.0):
+        if _screen_inside_square(b, zoom, translation, cos, sin, W, H, margin=4.0):
             self.surf.fill(self.bg_color)
         else:
             self.surf.fill((0, 0, 0))
-            self._draw_colored_polygon(self.surf, field.tolist(), self.bg_color, zoom,
-                                       translation, angle, clip=False)
+            field = [(b, b), (b, -b), (-b, -b), (-b, b)]
+            self._draw_colored_polygon(self.surf, field, self.bg_color, zoom, translation, angle,
+                                       clip=False)
 
         px, py = self._vertices[..., 0], self._vertices[..., 1]     # (P, 4) each
         x = (cos * px - sin * py) * zoom + translation[0]           # (P, 4) screen coordinates
         y = (sin * px + cos * py) * zoom + translation[1]
         m = gym_car_racing.MAX_SHAPE_DIM  # stock culling: any vertex inside the enlarged screen
-        kept = ((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m)).any(axis=1)
+        kept = _any4((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m))
         e = 4.0  # pixels; vertices are truncated to int, an antialiased line reaches 1 further
-        outside = (x < -e).all(1) | (x > W + e).all(1) | (y < -e).all(1) | (y > H + e).all(1)
-        drawn = np.flatnonzero(kept & ~outside)
+        reaches = _any4(x >= -e) & _any4(x <= W + e) & _any4(y >= -e) & _any4(y <= H + e)
+        drawn = np.flatnonzero(kept & reaches)
         points = np.stack([x[drawn], y[drawn]], axis=-1).tolist()  # Python floats, (D, 4, 2)
         n_grass = len(self.GRASS)
         for i, poly in zip(drawn.tolist(), points):
@@ -154,14 +152,22 @@ class FastCarRacing(gym_car_racing.CarRacing):
             gfxdraw.filled_polygon(self.surf, poly, color)
 
 
-def _covers(x, y, W, H, margin):
-    """True if the convex polygon (x, y) (4,) each contains the W x H screen with `margin` pixels
-    to spare on every edge: all four screen corners lie on the inner side of every edge."""
-    ex, ey = x[[1, 2, 3, 0]] - x, y[[1, 2, 3, 0]] - y               # (4,) edge vectors
-    cx, cy = np.array([0, W, W, 0.0]), np.array([0, 0, H, H])     # (4,) screen corners
-    cross = ex * (cy[:, None] - y) - ey * (cx[:, None] - x)         # (corner, edge)
-    dist = cross / np.hypot(ex, ey)                                 # signed distance to edge
-    return bool((dist > margin).all() or (dist < -margin).all())
+def _any4(mask):
+    """(P, 4) bool -> (P,) bool: any of each polygon's 4 vertices. Reads the 4 bytes of a row as
+    one uint32, 10x faster than mask.any(axis=1) on this short axis."""
+    return mask.view(np.uint32)[:, 0] != 0
+
+
+def _screen_inside_square(b, zoom, translation, cos, sin, W, H, margin):
+    """True if the W x H screen, mapped back to the world, lies inside the square [-b, b]^2 with
+    `margin` pixels to spare: screen = R(world) zoom + translation, so world = R^T (screen -
+    translation) / zoom, with R = [[cos, -sin], [sin, cos]]."""
+    limit = b - margin / zoom
+    for sx, sy in ((0, 0), (W, 0), (W, H), (0, H)):
+        dx, dy = (sx - translation[0]) / zoom, (sy - translation[1]) / zoom
+        if abs(cos * dx + sin * dy) >= limit or abs(-sin * dx + cos * dy) >= limit:
+            return False
+    return True
 
 
 def make_gym_carracing(fast=True):
