@@ -13,7 +13,7 @@ antialiased resize to 64x64x3 uint8.
   the exact (cos, sin) it uses, including its special cases at multiples of 90 degrees. It also
   skips draws that cannot change a pixel (see `_render_road`).
 - `_render` keeps one font and the last rendered score text instead of loading the font file and
-  rasterising the text every frame.
+  rasterising the text every frame, and one drawing surface instead of allocating a new one.
 Everything else (physics, car drawing, flip, indicators, smoothscale to 96x96) is the stock code.
 It is only used on the gymnasium version it was verified on; otherwise `make_gym_carracing` warns
 and returns the stock env.
@@ -41,7 +41,6 @@ def process_frame(obs, rows=CROP_ROWS, size=FRAME_SIZE):
 
     obs: (H, W, 3) uint8 -> (size, size, 3) uint8: obs[:rows], antialiased (PIL bilinear with a
     support scaled to the reduction, as scipy.misc.imresize used) resize to size x size.
-    Shared by the Doom wrapper (rows=100 of a 160x120 frame).
     """
     image = Image.fromarray(np.ascontiguousarray(obs[:rows]))
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))  # (64, 64, 3)

@@ -37,9 +37,6 @@ class CollectConfig:
     seed: int = 0                # rollout seeds are seed, seed + 1, ... (env and policy)
 
 
-TINY = CollectConfig(rollouts=2, max_frames=40, workers=1)  # tests
-
-
 def make_env(env, max_frames=0):
     """A real environment with V's 64x64 frames (imported lazily: Doom never loads gymnasium)."""
     if env == "carracing":
