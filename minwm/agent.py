@@ -15,20 +15,9 @@ import os
 import numpy as np
 
 from minwm import infer
+from minwm.rollouts import make_env
 
 TRAIN_SEED, EVAL_SEED = 2_000_000, 3_000_000   # disjoint from collection (0, 1, ...) and evaluate
-
-
-def make_env(env, max_steps=0):
-    """A real environment giving V's 64x64 uint8 frames: reset(seed) -> frame;
-    step(action) -> frame, reward, done."""
-    if env == "carracing":
-        from minwm.carracing import CarRacing
-        return CarRacing(max_steps=max_steps or 1000)
-    if env == "doom":
-        from minwm.doom import TakeCover
-        return TakeCover(max_steps=max_steps or 2100)
-    raise ValueError(f"unknown environment {env!r}")
 
 
 def episode(env, v, m, ccfg, theta, seed, record=False):
