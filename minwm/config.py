@@ -102,14 +102,14 @@ def preset(env, name="default", run_dir=None):
                       evolve=replace(cfg.evolve, in_dream=True, generations=300))
     if name == "paper":
         return cfg
-    if name == "default":
+    if name == "default":  # sized for ~1.5 hours on 2 cores (Doom); timings in README
         return replace(
             cfg,
-            collect=replace(cfg.collect, rollouts=1000 if doom else 200),
-            vae=replace(cfg.vae, epochs=2 if doom else 1),
-            rnn=replace(cfg.rnn, epochs=20, seq_len=100 if doom else 999),
-            evolve=replace(cfg.evolve, generations=200 if doom else 30,
-                           rollouts=16 if doom else 2, eval_every=25 if doom else 10,
+            collect=replace(cfg.collect, rollouts=1500 if doom else 200),
+            vae=replace(cfg.vae, epochs=1),
+            rnn=replace(cfg.rnn, epochs=40 if doom else 20, seq_len=100 if doom else 999),
+            evolve=replace(cfg.evolve, generations=100 if doom else 30,
+                           rollouts=16 if doom else 2, eval_every=10,
                            eval_rollouts=1024 if doom else 16))
     return replace(  # tiny: every stage in seconds, on the real environments
         cfg,
