@@ -21,20 +21,29 @@ TRAIN_SEED, EVAL_SEED = 2_000_000, 3_000_000   # disjoint from collection (0, 1,
 
 
 def episode(env, v, m, ccfg, theta, seed, record=False):
-    """One episode of the agent -> total reward (and the frames it saw, if record)."""
+    """One episode of the agent -> total reward; with record=True the episode as a rollout dict
+    in collect's format (frames seen before each action, actions applied, rewards, dones, seed)."""
     rng = np.random.default_rng(seed)                  # V's posterior samples, reproducible
     frame = env.reset(seed)
     h, c = infer.initial_state(m, 1)
-    restart, total, frames = np.ones(1, bool), 0.0, [frame]
+    restart, total = np.ones(1, bool), 0.0
+    frames, actions, rewards = [], [], []
     while True:
         a, h, c = infer.agent_step(v, m, ccfg, theta, frame[None], h, c, restart, rng)
         restart[:] = False
+        if record:
+            frames.append(frame), actions.append(a[0])
         frame, reward, done = env.step(a[0])
         total += reward
-        if record:
-            frames.append(frame)
+        rewards.append(reward)
         if done:
-            return (total, np.stack(frames)) if record else total
+            break
+    if not record:
+        return total
+    dones = np.zeros(len(rewards), bool)
+    dones[-1] = True
+    return dict(frames=np.stack(frames), actions=np.array(actions, np.float32),
+                rewards=np.array(rewards, np.float32), dones=dones, seed=np.array(seed, np.int64))
 
 
 _worker = {}
@@ -46,9 +55,9 @@ def _init_worker(env, vae_path, m_path, max_steps):
 
 
 def _run(task):
-    ccfg, theta, seed = task
+    ccfg, theta, seed = task[:3]
     w = _worker
-    return episode(w["env"], w["v"], w["m"], ccfg, theta, seed)
+    return episode(w["env"], w["v"], w["m"], ccfg, theta, seed, record=len(task) > 3)
 
 
 class Pool:
@@ -76,6 +85,10 @@ class Pool:
 
     def map(self, tasks):
         return np.array(self.pool.map(_run, tasks, chunksize=1), np.float64)
+
+    def record(self, tasks):
+        """The episodes as rollout dicts (collect's format), in order, as they finish one by one."""
+        return self.pool.imap(_run, [t + ("record",) for t in tasks], chunksize=1)
 
     def close(self):
         self.pool.terminate()

@@ -45,6 +45,7 @@ class TrainM:
     grad_clip: float = 1.0         # by value (original code)
     epochs: int = 20               # paper: 20 epochs
     checkpoint_every: int = 200    # steps between checkpoints
+    init: str = ""                 # start from these exported weights (the iterative procedure)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,15 @@ class Evolve:
     workers: int = 0               # real-env rollouts: 0 = all cores
     backend: str = "local"         # "local" (multiprocessing) or "ray" (ray.util.multiprocessing)
     controller: str = "full"       # "full" (paper), "z" or "z_hidden" (the paper's ablations)
+    init: str = ""                 # start CMA-ES at this controller.npz's theta (iterative procedure)
+
+
+@dataclass(frozen=True)
+class Iterate:
+    iterations: int = 3            # rounds of section 5's procedure after the random-policy round
+    rollouts: int = 200            # real-environment rollouts of the current agent per round
+    rnn_epochs: int = 10           # M's further training per round, from its current weights
+    generations: int = 50          # C's further evolution in the dream per round
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class Config:
     rnn: TrainM = field(default_factory=TrainM)
     evolve: Evolve = field(default_factory=Evolve)
     evaluate: Evaluate = field(default_factory=Evaluate)
+    iterate: Iterate = field(default_factory=Iterate)
 
     @property
     def path(self):
@@ -107,8 +118,8 @@ def preset(env, name="default", run_dir=None):
             cfg,
             collect=replace(cfg.collect, rollouts=1500 if doom else 200),
             vae=replace(cfg.vae, epochs=1),
-            rnn=replace(cfg.rnn, epochs=40 if doom else 20, seq_len=100 if doom else 999),
-            evolve=replace(cfg.evolve, generations=100 if doom else 30,
+            rnn=replace(cfg.rnn, epochs=20, seq_len=100 if doom else 999),
+            evolve=replace(cfg.evolve, generations=60 if doom else 30,
                            rollouts=16 if doom else 2, eval_every=10,
                            eval_rollouts=1024 if doom else 16))
     return replace(  # tiny: every stage in seconds, on the real environments
@@ -118,7 +129,8 @@ def preset(env, name="default", run_dir=None):
         rnn=replace(cfg.rnn, hidden=32, seq_len=20, batch=4, epochs=2, checkpoint_every=5),
         evolve=replace(cfg.evolve, population=4, rollouts=2, generations=2, eval_every=1,
                        eval_rollouts=4, max_steps=50 if not doom else 0, workers=2),
-        evaluate=replace(cfg.evaluate, trials=2))
+        evaluate=replace(cfg.evaluate, trials=2),
+        iterate=replace(cfg.iterate, iterations=1, rollouts=2, rnn_epochs=1, generations=1))
 
 
 def _convert(text, typ, key):
@@ -173,5 +185,5 @@ def to_json(cfg):
 def from_json(text):
     d = json.loads(text)
     sections = {"collect": Collect, "vae": TrainV, "rnn": TrainM, "evolve": Evolve,
-                "evaluate": Evaluate}
+                "evaluate": Evaluate, "iterate": Iterate}
     return Config(**{k: sections[k](**v) if k in sections else v for k, v in d.items()})

@@ -78,8 +78,9 @@ def play(cfg: Config, out=None, seed=None):
     env = make_env(cfg.env)
     try:
         seed = cfg.evaluate.seed if seed is None else seed
-        score, frames = episode(env, infer.load_vae(vae_path), infer.load_mdnrnn(m_path), ccfg,
-                                theta, seed, record=True)
+        r = episode(env, infer.load_vae(vae_path), infer.load_mdnrnn(m_path), ccfg, theta, seed,
+                    record=True)
+        score, frames = float(r["rewards"].sum()), r["frames"]
     finally:
         env.close()
     out = Path(out or cfg.path / "play.gif")

@@ -87,7 +87,8 @@ def main(cfg: Config):
     runs.save_config(cfg)
     P = C.n_params(ccfg)
     # pycma draws from NumPy's global RNG (seeded by its 'seed' option); its state is checkpointed.
-    es = cma.CMAEvolutionStrategy(np.zeros(P), e.sigma0,
+    x0 = load_controller(e.init)[1] if e.init else np.zeros(P)
+    es = cma.CMAEvolutionStrategy(x0, e.sigma0,
                                   {"popsize": e.population, "seed": cfg.seed + 1, "verbose": -9})
     gen, best = 0, {"score": -np.inf, "generation": -1}
     if ckpt_path.exists():

@@ -63,6 +63,10 @@ def main(cfg: Config):
     log = runs.Log(cfg.path / "mdnrnn.jsonl")
     runs.save_config(cfg)
     step, order = 0, rng.permutation(starts_all)
+    if cfg.rnn.init and not ckpt_path.exists():                      # continue earlier weights
+        with np.load(cfg.rnn.init) as f:
+            for k, t in p.items():
+                t.data[...] = f[k]
     if ckpt_path.exists():                                           # resume
         arrays, state = runs.load_npz(ckpt_path)
         for k, t in p.items():
@@ -81,26 +85,30 @@ def main(cfg: Config):
 
     bar = tqdm(total=total, initial=step, desc=f"train-rnn {cfg.env}", unit="step", smoothing=0.1)
     t0 = time.time()
-    while step < total:
-        i = step % steps_per_epoch
-        starts = order[i * batch:(i + 1) * batch]
-        z, a, restart, done, mask = batch_arrays(series, starts, T, rng)
-        opt.zero_grad()
-        loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask)
-        runs.check_finite(float(loss.data), "the M loss", ckpt_path)
-        loss.backward()
-        clip_grad_value(p.values(), cfg.rnn.grad_clip)
-        opt.step()
-        step += 1
-        rate = batch * T * (step - bar.initial) / (time.time() - t0)
-        log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data), z_loss=z_loss,
-            done_loss=done_loss, lr=opt.lr)
-        bar.set_postfix(loss=f"{float(loss.data):.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
-        bar.update()
-        if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
-            if step % steps_per_epoch == 0:
-                order = rng.permutation(starts_all)                  # next epoch's shuffle
-            checkpoint()
+    try:
+        while step < total:
+            i = step % steps_per_epoch
+            starts = order[i * batch:(i + 1) * batch]
+            z, a, restart, done, mask = batch_arrays(series, starts, T, rng)
+            opt.zero_grad()
+            loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask)
+            runs.check_finite(float(loss.data), "the M loss", ckpt_path)
+            loss.backward()
+            clip_grad_value(p.values(), cfg.rnn.grad_clip)
+            opt.step()
+            step += 1
+            rate = batch * T * (step - bar.initial) / (time.time() - t0)
+            log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data), z_loss=z_loss,
+                done_loss=done_loss, lr=opt.lr)
+            bar.set_postfix(loss=f"{float(loss.data):.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
+            bar.update()
+            if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
+                if step % steps_per_epoch == 0:
+                    order = rng.permutation(starts_all)                  # next epoch's shuffle
+                checkpoint()
+    except KeyboardInterrupt:                                        # Ctrl-C: keep every finished step
+        checkpoint()
+        raise
     bar.close()
     mdnrnn.export(p, mcfg, out)
     return out

@@ -57,32 +57,36 @@ def main(cfg: Config):
 
     bar = tqdm(total=total, initial=step, desc=f"train-vae {cfg.env}", unit="step", smoothing=0.1)
     t0, start = time.time(), step
-    while step < total:
-        epoch, i = divmod(step, steps_per_epoch)
-        # the epoch's shuffle depends only on (seed, epoch): a resumed epoch replays its order
-        batches = reader.batches(cfg.vae.batch, np.random.default_rng([cfg.seed, epoch]),
-                                 max_frames=n_frames, skip=i)
-        for frames in batches:
-            if step >= (epoch + 1) * steps_per_epoch:
-                break
-            x = Tensor(frames.astype(np.float32) / 255.0)            # (N, 64, 64, 3) in [0, 1]
-            opt.zero_grad()
-            loss, r_loss, kl_loss = vae.loss(p, vcfg, x, rng)
-            runs.check_finite(float(loss.data), "the V loss", ckpt_path)
-            loss.backward()
-            opt.step()
-            step += 1
-            fps = cfg.vae.batch * (step - start) / (time.time() - t0)
-            log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data),
-                r_loss=float(r_loss.data), kl_loss=float(kl_loss.data))
-            bar.set_postfix(loss=f"{float(loss.data):.1f}", r=f"{float(r_loss.data):.1f}",
-                            kl=f"{float(kl_loss.data):.1f}", frames_per_s=f"{fps:.0f}")
-            bar.update()
-            if step % cfg.vae.checkpoint_every == 0:
-                checkpoint()
-        else:
-            step = (epoch + 1) * steps_per_epoch                     # reader ran dry: next epoch
+    try:
+        while step < total:
+            epoch, i = divmod(step, steps_per_epoch)
+            # the epoch's shuffle depends only on (seed, epoch): a resumed epoch replays its order
+            batches = reader.batches(cfg.vae.batch, np.random.default_rng([cfg.seed, epoch]),
+                                     max_frames=n_frames, skip=i)
+            for frames in batches:
+                if step >= (epoch + 1) * steps_per_epoch:
+                    break
+                x = Tensor(frames.astype(np.float32) / 255.0)            # (N, 64, 64, 3) in [0, 1]
+                opt.zero_grad()
+                loss, r_loss, kl_loss = vae.loss(p, vcfg, x, rng)
+                runs.check_finite(float(loss.data), "the V loss", ckpt_path)
+                loss.backward()
+                opt.step()
+                step += 1
+                fps = cfg.vae.batch * (step - start) / (time.time() - t0)
+                log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data),
+                    r_loss=float(r_loss.data), kl_loss=float(kl_loss.data))
+                bar.set_postfix(loss=f"{float(loss.data):.1f}", r=f"{float(r_loss.data):.1f}",
+                                kl=f"{float(kl_loss.data):.1f}", frames_per_s=f"{fps:.0f}")
+                bar.update()
+                if step % cfg.vae.checkpoint_every == 0:
+                    checkpoint()
+            else:
+                step = (epoch + 1) * steps_per_epoch                     # reader ran dry: next epoch
+            checkpoint()
+    except KeyboardInterrupt:                                        # Ctrl-C: keep every finished step
         checkpoint()
+        raise
     bar.close()
     vae.export(p, vcfg, out)
     return out
