@@ -96,12 +96,18 @@ def main(argv=None):
     try:
         if args.command == "demo":
             from minwm.evaluate import demo
-            return demo(args.generations, Path(args.out))
+            demo(args.generations, Path(args.out))
+            return None
         cfg = make_config(args)
         if args.command == "run":
-            return run_all(cfg)
+            run_all(cfg)
+            return None
         fn, _ = stage_main(args.command)
-        return fn(cfg, args.out) if args.command in ("play", "dream") else fn(cfg)
+        fn(cfg, args.out) if args.command in ("play", "dream") else fn(cfg)
+    except KeyboardInterrupt:
+        print(f"minwm {args.command}: interrupted; run the same command again to resume",
+              file=sys.stderr)
+        return 130
     except (runs.MissingInput, ValueError, FloatingPointError) as e:
         print(f"minwm {args.command}: {e}", file=sys.stderr)
         return 2
