@@ -86,7 +86,7 @@ def main(argv=None):
         if name in ("play", "dream"):
             p.add_argument("--out", default=None, help="GIF path (default: in the run directory)")
     d = sub.add_parser("demo", help="evolve a few generations in the shipped Doom dream, then play")
-    d.add_argument("--generations", type=int, default=5)
+    d.add_argument("--generations", type=int, default=3)
     d.add_argument("--out", default="demo")
     # overrides (section.field=value) may stand anywhere after the subcommand
     args, rest = ap.parse_known_args(argv)

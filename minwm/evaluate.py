@@ -102,9 +102,9 @@ def dream_gif(cfg: Config, out=None, seed=0):
     return out
 
 
-def demo(generations=5, out=Path("demo")):
+def demo(generations=3, out=Path("demo"), overrides=()):
     """Evolve C for a few generations inside the shipped Doom dream, then play the shipped agent
-    in the real game and dream with it: two GIFs, in about a minute."""
+    in the real game and dream with it: two GIFs, in a minute or two."""
     from minwm import evolve
     src = SHIPPED / "doom"
     if not (src / "controller.npz").exists():
@@ -113,11 +113,12 @@ def demo(generations=5, out=Path("demo")):
     for name in ("vae.npz", "mdnrnn.npz", "series.npz"):
         shutil.copy(src / name, out / name)
     cfg = override(preset("doom", "default", run_dir=str(out)),
-                   [f"evolve.generations={generations}", "evolve.eval_every=1000"])
+                   [f"evolve.generations={generations}", "evolve.rollouts=4",
+                    "evolve.eval_rollouts=64", *overrides])
     print(f"[demo] {generations} generations of CMA-ES (population {cfg.evolve.population} x "
-          f"{cfg.evolve.rollouts} rollouts) inside the shipped dream:")
+          f"{cfg.evolve.rollouts} rollouts) inside the shipped dream, from scratch:")
     evolve.main(cfg)
-    print("[demo] the shipped agent (trained in the dream) in the real game:")
+    print("[demo] the shipped agent, trained entirely in the dream, in the real game:")
     shutil.copy(src / "controller.npz", out / "controller.npz")
     play(cfg, out / "play.gif")
     dream_gif(cfg, out / "dream.gif")

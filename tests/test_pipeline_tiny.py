@@ -45,6 +45,18 @@ def test_play_and_dream_gifs(doom_run):
             assert im.n_frames > 1
 
 
+def test_demo_on_shipped_weights(doom_run, tmp_path, monkeypatch):
+    import shutil
+    from minwm import evaluate
+    shipped = tmp_path / "weights" / "doom"
+    shipped.mkdir(parents=True)
+    for name in ("vae.npz", "mdnrnn.npz", "series.npz", "controller.npz"):
+        shutil.copy(doom_run / name, shipped / name)
+    monkeypatch.setattr(evaluate, "SHIPPED", tmp_path / "weights")
+    evaluate.demo(1, tmp_path / "demo", ["evolve.population=4", "evolve.max_steps=50"])
+    assert (tmp_path / "demo" / "play.gif").exists() and (tmp_path / "demo" / "dream.gif").exists()
+
+
 def test_rerun_skips_finished_stages(doom_run, capsys):
     cli.main(["run", "doom", "--run-dir", str(doom_run)])
     out = capsys.readouterr().out
