@@ -110,3 +110,40 @@ def test_evolve_in_dream_resumes_identically(tmp_path):
     assert ia == ib and ia["where"] == "dream" and 1 <= ia["score"] <= 60
     logs = [json.loads(l) for l in (b / "evolve.jsonl").read_text().splitlines()]
     assert [r["generation"] for r in logs] == [1, 2, 3, 4] and "eval_mean" in logs[1]
+
+
+def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
+    from minwm import rollouts, train_vae
+    rng = np.random.default_rng(3)
+    for seed in range(3):
+        T = 50
+        r = dict(frames=rng.integers(0, 256, (T, 64, 64, 3), dtype=np.uint8),
+                 actions=rng.uniform(-1, 1, T).astype(np.float32), rewards=np.ones(T, np.float32),
+                 dones=np.arange(T) == T - 1, seed=np.array(seed))
+        for d in (tmp_path / "a", tmp_path / "b"):
+            (d / "rollouts").mkdir(parents=True, exist_ok=True)
+            rollouts.write_rollout(d / "rollouts" / f"{seed:09d}.npz", r)
+    cfg = lambda d: override(preset("doom", "tiny", run_dir=str(d)),
+                             ["vae.epochs=2", "vae.checkpoint_every=4", "vae.nz=8"])
+    train_vae.main(cfg(tmp_path / "a"))
+
+    real_loss, calls = train_vae.vae.loss, []
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 7:                       # mid-epoch, between two checkpoints
+            raise KeyboardInterrupt
+        return real_loss(*args)
+    monkeypatch.setattr(train_vae.vae, "loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_vae.main(cfg(tmp_path / "b"))
+    monkeypatch.setattr(train_vae.vae, "loss", real_loss)
+    assert runs.load_npz(tmp_path / "b" / "vae.ckpt.npz")[1]["step"] == 6   # nothing finished lost
+    train_vae.main(cfg(tmp_path / "b"))
+    wa, wb = np.load(tmp_path / "a" / "vae.npz"), np.load(tmp_path / "b" / "vae.npz")
+    for k in wa.files:
+        np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
+    # encode: per-frame statistics, M's actions discretised as the game saw them, episode flags
+    train_vae.encode(cfg(tmp_path / "a"))
+    s = np.load(tmp_path / "a" / "series.npz")
+    assert s["mu"].shape == (150, 8) and set(np.unique(s["action"])) <= {-1.0, 0.0, 1.0}
+    assert s["restart"].sum() == s["done"].sum() == 3 and s["init_mu"].shape == (3, 8)
