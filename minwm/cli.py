@@ -10,6 +10,7 @@ A stage run again on the same run directory picks up that run's config.json (ove
 top) and resumes from its checkpoint. Thin on purpose: every stage is a main(cfg) in its module.
 """
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -73,6 +74,10 @@ def run_all(cfg):
         fn(cfg)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # `kill` (SIGTERM) ends a stage like Ctrl-C: checkpoint first
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="minwm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +98,7 @@ def main(argv=None):
     args.overrides = rest
     if args.command == "demo" and rest or any("=" not in r or r.startswith("-") for r in rest):
         ap.error(f"unrecognized arguments: {' '.join(rest)} (overrides look like rnn.epochs=5)")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "demo":
             from minwm.evaluate import demo

@@ -49,6 +49,23 @@ def load_npz(path):
     return arrays, state
 
 
+def save_training(path, params, opt, step, rng, **arrays):
+    """A training checkpoint: parameters, Adam's moments, the step, the RNG (and extra arrays)."""
+    arrays.update({"p/" + k: t.data for k, t in params.items()})
+    arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()})
+    save_npz(path, arrays, {"step": step, "rng": rng_state(rng)})
+
+
+def load_training(path, params, opt, rng):
+    """Restore what save_training wrote (in place) -> (step, the extra arrays)."""
+    arrays, state = load_npz(path)
+    for k, t in params.items():
+        t.data[...] = arrays["p/" + k]
+    opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
+    set_rng_state(rng, state["rng"])
+    return state["step"], arrays
+
+
 def rng_state(rng):
     return rng.bit_generator.state
 

@@ -68,20 +68,14 @@ def main(cfg: Config):
             for k, t in p.items():
                 t.data[...] = f[k]
     if ckpt_path.exists():                                           # resume
-        arrays, state = runs.load_npz(ckpt_path)
-        for k, t in p.items():
-            t.data[...] = arrays["p/" + k]
-        opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
-        step, order = state["step"], arrays["order"]
-        runs.set_rng_state(rng, state["rng"])
+        step, arrays = runs.load_training(ckpt_path, p, opt, rng)
+        order = arrays["order"]
         log.truncate_after("step", step)
     if step >= total and out.exists():
         return out
 
-    def checkpoint():
-        arrays = {"p/" + k: t.data for k, t in p.items()}
-        arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()}, order=order)
-        runs.save_npz(ckpt_path, arrays, {"step": step, "rng": runs.rng_state(rng)})
+    def checkpoint():  # with the epoch's shuffle, so a resumed epoch replays its order
+        runs.save_training(ckpt_path, p, opt, step, rng, order=order)
 
     bar = tqdm(total=total, initial=step, desc=f"train-rnn {cfg.env}", unit="step", smoothing=0.1)
     t0 = time.time()

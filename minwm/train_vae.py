@@ -40,20 +40,13 @@ def main(cfg: Config):
     runs.save_config(cfg)
     step = 0
     if ckpt_path.exists():                                           # resume
-        arrays, state = runs.load_npz(ckpt_path)
-        for k, t in p.items():
-            t.data[...] = arrays["p/" + k]
-        opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
-        step = state["step"]
-        runs.set_rng_state(rng, state["rng"])
+        step, _ = runs.load_training(ckpt_path, p, opt, rng)
         log.truncate_after("step", step)
     if step >= total and out.exists():
         return out
 
     def checkpoint():
-        arrays = {"p/" + k: t.data for k, t in p.items()}
-        arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()})
-        runs.save_npz(ckpt_path, arrays, {"step": step, "rng": runs.rng_state(rng)})
+        runs.save_training(ckpt_path, p, opt, step, rng)
 
     bar = tqdm(total=total, initial=step, desc=f"train-vae {cfg.env}", unit="step", smoothing=0.1)
     t0, start = time.time(), step
