@@ -117,7 +117,7 @@ def preset(env, name="default", run_dir=None):
         return replace(
             cfg,
             collect=replace(cfg.collect, rollouts=1500 if doom else 200),
-            vae=replace(cfg.vae, epochs=1),
+            vae=replace(cfg.vae, epochs=1, max_frames=300_000),
             rnn=replace(cfg.rnn, epochs=20, seq_len=100 if doom else 999),
             evolve=replace(cfg.evolve, generations=60 if doom else 30,
                            rollouts=16 if doom else 2, eval_every=10,
