@@ -70,7 +70,7 @@ def main(cfg: Config):
     if ckpt_path.exists():                                           # resume
         step, arrays = runs.load_training(ckpt_path, p, opt, rng)
         order = arrays["order"]
-        log.truncate_after("step", step)
+    log.truncate_after("step", step)                                 # a fresh start: an empty log
     if step >= total and out.exists():
         return out
 

@@ -41,7 +41,7 @@ def main(cfg: Config):
     step = 0
     if ckpt_path.exists():                                           # resume
         step, _ = runs.load_training(ckpt_path, p, opt, rng)
-        log.truncate_after("step", step)
+    log.truncate_after("step", step)                                 # a fresh start: an empty log
     if step >= total and out.exists():
         return out
 
