@@ -119,7 +119,7 @@ def preset(env, name="default", run_dir=None):
             collect=replace(cfg.collect, rollouts=1500 if doom else 200),
             vae=replace(cfg.vae, epochs=1, max_frames=300_000),
             rnn=replace(cfg.rnn, epochs=20, seq_len=100 if doom else 999),
-            evolve=replace(cfg.evolve, generations=60 if doom else 30,
+            evolve=replace(cfg.evolve, generations=20 if doom else 30,
                            rollouts=16 if doom else 2, eval_every=10,
                            eval_rollouts=1024 if doom else 16))
     return replace(  # tiny: every stage in seconds, on the real environments
