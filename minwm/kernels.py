@@ -116,17 +116,18 @@ def lstm_step_numpy(x, h, c, restart, wx, wh, b):
 
 # -------------------------------------------------------------------------------- mixture (MDN)
 def mdn_head(y, nz, k, tau=1.0):
-    """Head output y (N, 3ZK [+ 1]) with bias -> logpi, mu, logsigma (N, Z, K), done logit (N,) or None.
+    """Head output y (..., 3ZK [+ 1]) with bias -> logpi, mu, logsigma (..., Z, K), done logit (...)
+    or None. The one reading of M's output layout (M's training loss uses it too).
 
     At temperature tau: logpi = log_softmax(logits / tau), logsigma + log(sqrt(tau)).
     """
-    N, zk = y.shape[0], nz * k
-    logits = y[:, :zk].reshape(N, nz, k) / tau
+    lead, zk = y.shape[:-1], nz * k
+    logits = y[..., :zk].reshape(*lead, nz, k) / tau
     mx = logits.max(axis=-1, keepdims=True)
     logpi = logits - (mx + np.log(np.exp(logits - mx).sum(axis=-1, keepdims=True)))
-    mu = y[:, zk:2 * zk].reshape(N, nz, k)
-    logsigma = y[:, 2 * zk:3 * zk].reshape(N, nz, k) + 0.5 * np.log(tau)
-    done = y[:, 3 * zk] if y.shape[1] > 3 * zk else None
+    mu = y[..., zk:2 * zk].reshape(*lead, nz, k)
+    logsigma = y[..., 2 * zk:3 * zk].reshape(*lead, nz, k) + y.dtype.type(0.5 * np.log(tau))
+    done = y[..., 3 * zk] if y.shape[-1] > 3 * zk else None
     return logpi, mu, logsigma, done
 
 

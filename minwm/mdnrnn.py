@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minwm.autograd import Tensor, concat, lstm
+from minwm.kernels import mdn_head
 
 LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -71,16 +72,6 @@ def forward(p, cfg: MDNRNNConfig, z, a, restart=None):
     return hs @ p["mdn.w"] + p["mdn.b"]                              # (N, T, n_out)
 
 
-def split_head(y, nz, k):
-    """y (..., n_out) array -> logpi, mu, logsigma (..., Z, K) with logpi normalised over K."""
-    ZK = nz * k
-    logits, mu, logsigma = (y[..., j * ZK:(j + 1) * ZK].reshape(*y.shape[:-1], nz, k)
-                            for j in range(3))
-    m = logits.max(axis=-1, keepdims=True)
-    logpi = logits - (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))
-    return logpi, mu, logsigma
-
-
 def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
     """The whole output loss of M in one op (a fused forward/backward pair: slicing y into its
     four parts with generic ops would materialise a full-size gradient per slice).
@@ -91,7 +82,7 @@ def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
                     u_k = (z_j - mu_k) / sigma_k
         done_loss = mean_{n,t} (1 + (w - 1) d) [d softplus(-x) + (1 - d) softplus(x)],  w = 10
     """
-    logpi, mu, logsigma = split_head(y, cfg.nz, cfg.k)          # (N, T, Z, K)
+    logpi, mu, logsigma, _ = mdn_head(y, cfg.nz, cfg.k)         # (N, T, Z, K)
     inv_sigma = np.exp(-logsigma)
     u = (z_next[..., None] - mu) * inv_sigma
     lp = logpi - 0.5 * u * u - logsigma - LOG_SQRT_2PI           # log pi_k N(z; mu_k, sigma_k)
