@@ -10,6 +10,7 @@ A stage run again on the same run directory picks up that run's config.json (ove
 top) and resumes from its checkpoint. Thin on purpose: every stage is a main(cfg) in its module.
 """
 import argparse
+import importlib
 import signal
 import sys
 from pathlib import Path
@@ -19,37 +20,25 @@ from minwm import config, runs
 STAGES = ("collect", "train-vae", "encode", "train-rnn", "evolve", "evaluate")
 
 
+# stage -> (module, its main(cfg), the output that shows the stage is done)
+STAGE_MAINS = {
+    "collect": ("minwm.rollouts", "collect_stage", "rollouts"),
+    "train-vae": ("minwm.train_vae", "main", "vae.npz"),
+    "encode": ("minwm.train_vae", "encode", "series.npz"),
+    "train-rnn": ("minwm.train_rnn", "main", "mdnrnn.npz"),
+    "evolve": ("minwm.evolve", "main", "controller.npz"),
+    "evaluate": ("minwm.evaluate", "main", "evaluate.json"),
+    "play": ("minwm.evaluate", "play", None),
+    "dream": ("minwm.evaluate", "dream_gif", None),
+    "iterate": ("minwm.iterate", "main", None),
+}
+
+
 def stage_main(name):
-    """The main(cfg) of a stage and the file that shows it is done (imported lazily: `minwm
-    evolve` in the dream never loads gymnasium)."""
-    if name == "collect":
-        from minwm.rollouts import collect_stage
-        return collect_stage, "rollouts"
-    if name == "train-vae":
-        from minwm.train_vae import main
-        return main, "vae.npz"
-    if name == "encode":
-        from minwm.train_vae import encode
-        return encode, "series.npz"
-    if name == "train-rnn":
-        from minwm.train_rnn import main
-        return main, "mdnrnn.npz"
-    if name == "evolve":
-        from minwm.evolve import main
-        return main, "controller.npz"
-    if name == "evaluate":
-        from minwm.evaluate import main
-        return main, "evaluate.json"
-    if name == "play":
-        from minwm.evaluate import play
-        return play, None
-    if name == "dream":
-        from minwm.evaluate import dream_gif
-        return dream_gif, None
-    if name == "iterate":
-        from minwm.iterate import main
-        return main, None
-    raise ValueError(name)
+    """The main(cfg) of a stage and its output file, imported lazily: `minwm evolve` in the dream
+    never loads gymnasium."""
+    module, fn, output = STAGE_MAINS[name]
+    return getattr(importlib.import_module(module), fn), output
 
 
 def make_config(args):
