@@ -50,13 +50,20 @@ _worker = {}
 
 
 def _init_worker(env, vae_path, m_path, max_steps):
-    _worker.update(env=make_env(env, max_steps), v=infer.load_vae(vae_path),
-                   m=infer.load_mdnrnn(m_path))
+    # a failing initializer would make multiprocessing respawn workers forever: keep the error
+    # and raise it with the first task instead, so map() fails with a message
+    try:
+        _worker.update(env=make_env(env, max_steps), v=infer.load_vae(vae_path),
+                       m=infer.load_mdnrnn(m_path))
+    except Exception as e:
+        _worker["error"] = f"{type(e).__name__}: {e}"
 
 
 def _run(task):
     ccfg, theta, seed = task[:3]
     w = _worker
+    if "error" in w:
+        raise RuntimeError(f"a rollout worker could not start: {w['error']}")
     return episode(w["env"], w["v"], w["m"], ccfg, theta, seed, record=len(task) > 3)
 
 

@@ -77,6 +77,7 @@ class Iterate:
 class Evaluate:
     trials: int = 100              # consecutive episodes in the real environment (paper: 100)
     seed: int = 1_000_000          # first episode seed (disjoint from collection and evolution)
+    max_steps: int = 0             # 0: the environment's limit (CarRacing 1000, Doom 2100)
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,11 @@ def preset(env, name="default", run_dir=None):
             cfg,
             collect=replace(cfg.collect, rollouts=1500 if doom else 200),
             vae=replace(cfg.vae, epochs=1, max_frames=300_000),
-            rnn=replace(cfg.rnn, epochs=20, seq_len=100 if doom else 999),
+            rnn=replace(cfg.rnn, epochs=60 if doom else 20, seq_len=100 if doom else 999),
             evolve=replace(cfg.evolve, generations=20 if doom else 30,
                            rollouts=16 if doom else 2, eval_every=10,
-                           eval_rollouts=1024 if doom else 16))
+                           eval_rollouts=1024 if doom else 16),
+            iterate=replace(cfg.iterate, rollouts=300, generations=20))
     return replace(  # tiny: every stage in seconds, on the real environments
         cfg,
         collect=replace(cfg.collect, rollouts=4, max_frames=0 if doom else 60),
@@ -129,7 +131,7 @@ def preset(env, name="default", run_dir=None):
         rnn=replace(cfg.rnn, hidden=32, seq_len=20, batch=4, epochs=2, checkpoint_every=5),
         evolve=replace(cfg.evolve, population=4, rollouts=2, generations=2, eval_every=1,
                        eval_rollouts=4, max_steps=50 if not doom else 0, workers=2),
-        evaluate=replace(cfg.evaluate, trials=2),
+        evaluate=replace(cfg.evaluate, trials=2, max_steps=50 if not doom else 0),
         iterate=replace(cfg.iterate, iterations=1, rollouts=2, rnn_epochs=1, generations=1))
 
 

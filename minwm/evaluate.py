@@ -48,7 +48,8 @@ def main(cfg: Config):
     vae_path, m_path, ccfg, theta, info = _inputs(cfg)
     seeds = [cfg.evaluate.seed + i for i in range(cfg.evaluate.trials)]
     t0 = time.time()
-    pool = Pool(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend)
+    pool = Pool(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend,
+                cfg.evaluate.max_steps)
     try:
         scores = pool.map([(ccfg, theta, s) for s in seeds])
     finally:
@@ -75,7 +76,7 @@ def play(cfg: Config, out=None, seed=None):
     """play: one episode of the agent in the real game -> GIF of the frames V saw."""
     from minwm.agent import episode, make_env
     vae_path, m_path, ccfg, theta, _ = _inputs(cfg)
-    env = make_env(cfg.env)
+    env = make_env(cfg.env, cfg.evaluate.max_steps)
     try:
         seed = cfg.evaluate.seed if seed is None else seed
         r = episode(env, infer.load_vae(vae_path), infer.load_mdnrnn(m_path), ccfg, theta, seed,

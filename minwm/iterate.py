@@ -62,7 +62,7 @@ def main(cfg: Config):
                  if not rollout_path(d / "rollouts", s).exists()]
         if seeds:
             pool = Pool(cfg.env, base / "vae.npz", prev / "mdnrnn.npz", cfg.evolve.workers,
-                        cfg.evolve.backend)
+                        cfg.evolve.backend, cfg.collect.max_frames)
             try:
                 for r in tqdm(pool.record([(ccfg, theta, int(s)) for s in seeds]), total=len(seeds),
                               desc=f"iterate {k}: agent rollouts", unit="rollout"):

@@ -115,3 +115,13 @@ def test_pool_local_and_ray_agree(tmp_path):
         ray.shutdown()
     np.testing.assert_array_equal(a, b)          # same seeds, same episodes, wherever they ran
     assert all(1 <= r <= 40 for r in a)
+
+
+def test_pool_worker_that_cannot_start_fails_with_its_reason(tmp_path):
+    # without care, multiprocessing respawns a worker whose initializer raises, forever
+    pool = Pool("doom", tmp_path / "missing-vae.npz", tmp_path / "missing-m.npz", workers=1)
+    try:
+        with pytest.raises(RuntimeError, match="could not start.*missing-vae.npz"):
+            pool.map([(C.DOOM, np.zeros(C.n_params(C.DOOM), np.float32), 0)])
+    finally:
+        pool.close()

@@ -209,7 +209,7 @@ if scratch is not None:
 #
 # ## Exercises
 # 1. With the `default` preset's numbers (1500 random rollouts of ~200 steps) and `iterate`'s
-#    (200 agent rollouts per round), what fraction of M's frames come from the agent after 1,
+#    (300 agent rollouts per round), what fraction of M's frames come from the agent after 1,
 #    2 and 3 rounds if the agent survives 800 steps on average? Why add rollouts rather than
 #    replace them?
 # 2. The paper suggests flipping the sign of M's loss to reward curiosity: steps where M is

@@ -12,7 +12,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## Exercise 1: how much of M's data comes from the agent
 # The default Doom preset collects 1500 random rollouts of about 200 steps (a random policy
-# survives ~210 steps); each round adds 200 agent rollouts. An agent surviving 800 steps on
+# survives ~210 steps); each round adds 300 agent rollouts. An agent surviving 800 steps on
 # average brings 4x the frames per rollout, so its share grows fast.
 #
 # Adding rather than replacing keeps what the random policy saw: the agent still starts every
