@@ -114,7 +114,7 @@ def preset(env, name="default", run_dir=None):
                       evolve=replace(cfg.evolve, in_dream=True, generations=300))
     if name == "paper":
         return cfg
-    if name == "default":  # sized for about an hour on 2 cores (Doom); timings in README
+    if name == "default":  # Doom: run ~1.5 h + iterate ~1.5 h on 2 cores; timings in README
         return replace(
             cfg,
             collect=replace(cfg.collect, rollouts=1500 if doom else 200),
