@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from minwm import infer
-from minwm.rollouts import make_env
+from minwm.rollouts import make_env, start_worker, worker_state
 
 TRAIN_SEED, EVAL_SEED = 2_000_000, 3_000_000   # disjoint from collection (0, 1, ...) and evaluate
 
@@ -49,21 +49,17 @@ def episode(env, v, m, ccfg, theta, seed, record=False):
 _worker = {}
 
 
-def _init_worker(env, vae_path, m_path, max_steps):
-    # a failing initializer would make multiprocessing respawn workers forever: keep the error
-    # and raise it with the first task instead, so map() fails with a message
-    try:
-        _worker.update(env=make_env(env, max_steps), v=infer.load_vae(vae_path),
-                       m=infer.load_mdnrnn(m_path))
-    except Exception as e:
-        _worker["error"] = f"{type(e).__name__}: {e}"
+def _build_worker(env, vae_path, m_path, max_steps):
+    return dict(env=make_env(env, max_steps), v=infer.load_vae(vae_path), m=infer.load_mdnrnn(m_path))
+
+
+def _init_worker(*args):
+    start_worker(_worker, _build_worker, *args)
 
 
 def _run(task):
     ccfg, theta, seed = task[:3]
-    w = _worker
-    if "error" in w:
-        raise RuntimeError(f"a rollout worker could not start: {w['error']}")
+    w = worker_state(_worker)
     return episode(w["env"], w["v"], w["m"], ccfg, theta, seed, record=len(task) > 3)
 
 

@@ -118,16 +118,37 @@ def _keep(cfg, r, limit):
     return cfg.env != "doom" or len(r["rewards"]) >= DOOM_MIN_FRAMES or len(r["rewards"]) >= limit
 
 
+def start_worker(state, build, *args):
+    """A pool initializer's body: state.update(build(*args)). An initializer that raises makes
+    multiprocessing respawn its worker forever, so the error is kept in state instead and raised
+    by the worker's first task (worker_state): map() then fails with the reason."""
+    try:
+        state.update(build(*args))
+    except Exception as e:
+        state["error"] = f"{type(e).__name__}: {e}"
+
+
+def worker_state(state):
+    if "error" in state:
+        raise RuntimeError(f"a rollout worker could not start: {state['error']}")
+    return state
+
+
 _worker = {}
 
 
+def _build_worker(cfg):
+    return dict(cfg=cfg, env=make_env(cfg.env, cfg.max_frames))
+
+
 def _init_worker(cfg):
-    _worker["cfg"], _worker["env"] = cfg, make_env(cfg.env, cfg.max_frames)
+    start_worker(_worker, _build_worker, cfg)
 
 
 def _collect_one(seed):
     """Worker task: run and write one rollout -> (seed, frames written; 0 if dropped)."""
-    cfg, env = _worker["cfg"], _worker["env"]
+    w = worker_state(_worker)
+    cfg, env = w["cfg"], w["env"]
     r = rollout(env, cfg.env, seed)
     if not _keep(cfg, r, env.max_steps):
         return seed, 0
@@ -156,7 +177,7 @@ def main(cfg: CollectConfig):
         return out
     workers = cfg.workers or os.cpu_count()
     if workers == 1:
-        _init_worker(cfg)
+        _worker.update(_build_worker(cfg))                # in this process: errors raise here
         pool, run = None, lambda seeds: map(_collect_one, seeds)
     else:  # spawn: fresh interpreters, no forked game or pygame state
         pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (cfg,))

@@ -68,6 +68,15 @@ def test_carracing_rollouts_with_two_workers(tmp_path):
         assert np.array_equal(np.stack(frames), r["frames"])
 
 
+def test_collect_worker_that_cannot_start_fails_with_its_reason(tmp_path):
+    # without care, multiprocessing respawns a worker whose initializer raises, forever
+    cfg = R.CollectConfig(env="pong", out_dir=str(tmp_path), rollouts=1, workers=2)
+    with pytest.raises(RuntimeError, match="could not start: ValueError: unknown environment 'pong'"):
+        R.main(cfg)
+    with pytest.raises(ValueError, match="unknown environment"):          # one worker: in-process
+        R.main(replace(cfg, workers=1))
+
+
 def test_brownian_actions_keep_the_car_driving():
     a = np.concatenate([R.brownian_actions(np.random.default_rng(s), 1000) for s in range(5)])
     assert a[:, 1].mean() > 0.2 and (a[:, 2] > 0).mean() < 0.2              # gas on, brake rare
