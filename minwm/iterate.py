@@ -71,7 +71,7 @@ def main(cfg: Config):
                 pool.close()
         # 2. M on all the data, then C in the new dream, then the real score
         if not (d / "series.npz").exists():
-            encode(kcfg)
+            encode(kcfg, reuse=prev / "series.npz")      # only the new rollouts are encoded
         train_rnn.main(kcfg)
         evolve.main(kcfg)
         evaluate.main(kcfg)

@@ -9,6 +9,7 @@ A run directory holds one file (or folder) per stage output:
     evaluate.json       evaluate     every episode's score and seed, mean +- std
 Checkpoints (*.ckpt.npz) and logs (*.jsonl) sit beside them, with the config (config.json).
 """
+import hashlib
 import json
 import os
 import time
@@ -39,6 +40,15 @@ def save_npz(path, arrays, state=None):
     extra = {} if state is None else {"__state__": np.array(json.dumps(state))}
     np.savez(tmp, **arrays, **extra)
     os.replace(tmp, path)
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes (hex): which weights made a derived file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_npz(path):

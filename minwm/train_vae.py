@@ -7,6 +7,7 @@ every recorded frame is stored as V's posterior (mu, logvar) for M's training an
                 and the first frames' (mu, logvar), from which every dream starts (DoomRNN)
 """
 import time
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -92,29 +93,53 @@ def m_actions(env, actions):
     return C.m_action(C.DOOM, a) if env == "doom" else a
 
 
-def encode(cfg: Config, chunk=1000):
+def encode(cfg: Config, chunk=1000, reuse=None):
     """encode: series.npz with mu, logvar (L, Z), action (L, A), restart, done (L,) over all
-    rollouts concatenated, and init_mu, init_logvar (E, Z) of each episode's first frame."""
+    rollouts concatenated, and init_mu, init_logvar (E, Z) of each episode's first frame; files,
+    lengths (E,) say which rollout each episode is. reuse: an earlier series.npz made by the same V
+    (iterate's previous round): rollouts it holds are copied from it instead of encoded again."""
     out = cfg.path / "series.npz"
-    v = infer.load_vae(runs.require(cfg.path / "vae.npz", f"minwm train-vae {cfg.env}"))
+    vae_path = runs.require(cfg.path / "vae.npz", f"minwm train-vae {cfg.env}")
+    v, v_id = infer.load_vae(vae_path), runs.file_digest(vae_path)
     paths = sorted(_rollout_dir(cfg).glob("*.npz"))
-    parts = {k: [] for k in ("mu", "logvar", "action", "restart", "done")}
+    old, known = _reusable(reuse, v_id)
+    keys = ("mu", "logvar", "action", "restart", "done")
+    parts = {k: [] for k in keys + ("files", "lengths")}
     for path in tqdm(paths, desc=f"encode {cfg.env}", unit="rollout"):
-        r = rollouts.load_rollout(path)
-        if r is None:                                                # corrupt: reported, skipped
-            continue
-        frames = r["frames"]
-        T = len(frames)
-        for s in range(0, T, chunk):
-            mu, logvar = infer.encode(v, frames[s:s + chunk])
-            parts["mu"].append(mu), parts["logvar"].append(logvar)
-        parts["action"].append(m_actions(cfg.env, r["actions"]))
-        flags = np.zeros(T, np.uint8)
-        flags[0] = 1
-        parts["restart"].append(flags)
-        parts["done"].append(np.asarray(r["dones"], np.uint8).reshape(T))
-    series = {k: np.concatenate(v) for k, v in parts.items()}
+        if path.name in known:                                       # same file, same V: copy
+            s, T = known[path.name]
+            for k in keys:
+                parts[k].append(old[k][s:s + T])
+        else:
+            r = rollouts.load_rollout(path)
+            if r is None:                                            # corrupt: reported, skipped
+                continue
+            frames = r["frames"]
+            T = len(frames)
+            for s in range(0, T, chunk):
+                mu, logvar = infer.encode(v, frames[s:s + chunk])
+                parts["mu"].append(mu), parts["logvar"].append(logvar)
+            parts["action"].append(m_actions(cfg.env, r["actions"]))
+            flags = np.zeros(T, np.uint8)
+            flags[0] = 1
+            parts["restart"].append(flags)
+            parts["done"].append(np.asarray(r["dones"], np.uint8).reshape(T))
+        parts["files"].append(path.name), parts["lengths"].append(T)
+    series = {k: np.concatenate(parts[k]) for k in keys}
+    series["files"], series["lengths"] = np.array(parts["files"]), np.array(parts["lengths"], np.int64)
     starts = np.flatnonzero(series["restart"])
     series["init_mu"], series["init_logvar"] = series["mu"][starts], series["logvar"][starts]
-    runs.save_npz(out, series)
+    runs.save_npz(out, series, {"vae": v_id})
     return out
+
+
+def _reusable(path, v_id):
+    """-> (series arrays, {rollout file name: (start, length)}) of an earlier series.npz encoded by
+    the V whose digest is v_id; nothing if there is none (or it predates the files/lengths record)."""
+    if path is None or not Path(path).exists():
+        return {}, {}
+    old, state = runs.load_npz(path)
+    if (state or {}).get("vae") != v_id or "files" not in old:
+        return {}, {}
+    starts = np.concatenate([[0], np.cumsum(old["lengths"])[:-1]])
+    return old, {str(f): (int(s), int(T)) for f, s, T in zip(old["files"], starts, old["lengths"])}

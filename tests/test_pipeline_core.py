@@ -147,3 +147,36 @@ def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
     s = np.load(tmp_path / "a" / "series.npz")
     assert s["mu"].shape == (150, 8) and set(np.unique(s["action"])) <= {-1.0, 0.0, 1.0}
     assert s["restart"].sum() == s["done"].sum() == 3 and s["init_mu"].shape == (3, 8)
+
+
+def test_encode_reuses_an_earlier_series_of_the_same_v(tmp_path, monkeypatch):
+    """iterate's rounds encode only the new rollouts: the result equals encoding everything."""
+    from minwm import rollouts, train_vae
+    rng = np.random.default_rng(4)
+    cfg = lambda d: preset("doom", "tiny", run_dir=str(d))
+    (tmp_path / "rollouts").mkdir()
+    np.savez(tmp_path / "vae.npz", **infer.random_vae_arrays(8, rng))
+    def add(seed, T):
+        r = dict(frames=rng.integers(0, 256, (T, 64, 64, 3), dtype=np.uint8),
+                 actions=rng.uniform(-1, 1, T).astype(np.float32), rewards=np.ones(T, np.float32),
+                 dones=np.arange(T) == T - 1, seed=np.array(seed))
+        rollouts.write_rollout(tmp_path / "rollouts" / f"{seed:09d}.npz", r)
+    for seed, T in ((5, 30), (9, 20)):
+        add(seed, T)
+    train_vae.encode(cfg(tmp_path))
+    (tmp_path / "series.npz").rename(tmp_path / "old.npz")
+    add(7, 25)                                           # sorts between the two old rollouts
+    full = np.load(train_vae.encode(cfg(tmp_path)))
+    loaded, real_load = [], rollouts.load_rollout
+    monkeypatch.setattr(rollouts, "load_rollout", lambda p: loaded.append(p.name) or real_load(p))
+    reused = np.load(train_vae.encode(cfg(tmp_path), reuse=tmp_path / "old.npz"))
+    assert loaded == ["000000007.npz"]
+    assert list(reused["files"]) == ["000000005.npz", "000000007.npz", "000000009.npz"]
+    assert list(reused["lengths"]) == [30, 25, 20] and reused["mu"].shape == (75, 8)
+    for k in full.files:
+        np.testing.assert_array_equal(reused[k], full[k], err_msg=k)
+    # another V: nothing is reused
+    np.savez(tmp_path / "vae.npz", **infer.random_vae_arrays(8, rng))
+    loaded.clear()
+    other = np.load(train_vae.encode(cfg(tmp_path), reuse=tmp_path / "old.npz"))
+    assert len(loaded) == 3 and not np.array_equal(other["mu"], full["mu"])
