@@ -123,7 +123,9 @@ print(f"iterate: {time.perf_counter() - t0:.1f} s; last round in {last}")
 #
 # **M's data.** Round 1's `series.npz` encodes every rollout in its folder, in file-name order:
 # first the random-policy rollouts, whose rows must equal round 0's series exactly (same V,
-# same frames), then the agent's, which we encode here by hand with V.
+# same frames; `iterate` copies them from the previous round's series instead of encoding them
+# again, which `series.npz` allows by recording each rollout's file and a digest of V), then the
+# agent's, which we encode here by hand with V.
 #
 # **Continuation.** Each round's `config.json` names the weights M and C started from; M's first
 # training loss in round 1 is that of round 0's M on the enlarged data.
@@ -181,6 +183,9 @@ print(f"relative change of M's recurrent weights in round 1: {np.linalg.norm(M1 
 # policy seldom stayed at a wall, so M's dream called the wall safe (1,502 steps) while the game
 # killed the player there in ~170. Round 1 added 300 such episodes; M learned that walls kill,
 # the dream score fell to what the game gives (~740 vs ~750), and C learned to dodge.
+# The loop is no cure-all either: from round 2 on the dream was too kind again (C scored
+# 1,200-1,500 there, 700-800 in the game), and a fourth round's C found a new "safe" spot and
+# scored 240. Each C goes where M has the least data, and M learns about it one round late.
 
 # %%
 log = [json.loads(l) for l in (base / "iterate.jsonl").read_text().splitlines()]
