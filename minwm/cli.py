@@ -11,6 +11,7 @@ top) and resumes from its checkpoint. Thin on purpose: every stage is a main(cfg
 """
 import argparse
 import importlib
+from dataclasses import replace
 import signal
 import sys
 from pathlib import Path
@@ -45,8 +46,8 @@ def make_config(args):
     """Preset (or the run directory's saved config.json) + overrides."""
     run_dir = args.run_dir or f"runs/{args.env}-{args.preset or 'default'}"
     saved = Path(run_dir) / "config.json"
-    if args.preset is None and saved.exists():
-        cfg = config.from_json(saved.read_text())
+    if args.preset is None and saved.exists():  # a copied run directory writes to itself
+        cfg = replace(config.from_json(saved.read_text()), run_dir=run_dir)
     else:
         cfg = config.preset(args.env, args.preset or "default", run_dir=run_dir)
     return config.override(cfg, args.overrides)

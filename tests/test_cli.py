@@ -26,6 +26,12 @@ def test_later_stages_pick_up_the_runs_config(tmp_path):
     args = cli.argparse.Namespace(env="doom", preset=None, run_dir=str(tmp_path), overrides=["seed=3"])
     got = cli.make_config(args)
     assert got.rnn.hidden == 48 and got.preset == "tiny" and got.seed == 3
+    # a copy of the run directory: its stages write to the copy, not to the original
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "config.json").write_text(config.to_json(cfg))
+    args.run_dir = str(copy)
+    assert cli.make_config(args).path == copy and cli.make_config(args).rnn.hidden == 48
 
 
 def test_console_script_is_installed():
