@@ -12,8 +12,9 @@ series, _ = runs.load_npz(d / "series.npz")
 rw = dream(m, ccfg, theta, series["init_mu"], series["init_logvar"], DreamConfig(tau=tau), np.random.default_rng(0), count=512)
 T = [50, 100, 200, 300, 500, 800, 1200, 1600, 2099]
 print("survival: share alive after t steps, t =", T)
-print(f"dream tau {tau}: {rw.mean():.1f} +- {rw.std():.1f}  survival", [round(float((rw > t).mean()), 2) for t in T])
+survival = lambda scores: [round(float((scores > t).mean()), 2) for t in T]   # scores = steps survived
+print(f"dream tau {tau}: {rw.mean():.1f} +- {rw.std():.1f}  survival", survival(rw))
 ej = d / "evaluate.json"
 if ej.exists():
     s = np.array([e["score"] for e in json.loads(ej.read_text())["episodes"]])
-    print(f"real: {s.mean():.1f} +- {s.std():.1f}  survival", [round(float((s > t).mean()), 2) for t in T])
+    print(f"real: {s.mean():.1f} +- {s.std():.1f}  survival", survival(s))
