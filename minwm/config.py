@@ -46,6 +46,7 @@ class TrainM:
     epochs: int = 20               # paper: 20 epochs
     checkpoint_every: int = 200    # steps between checkpoints
     init: str = ""                 # start from these exported weights (the iterative procedure)
+    val_share: float = 0.0         # share of windows held out; their losses logged each epoch
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@
 
 The stream concatenates all episodes; restart flags zero the LSTM state where an episode starts
 inside a window (Doom also sees the flag as an input), and the z loss skips the one target per
-boundary that belongs to the next episode. Checkpoints hold parameters, Adam's moments, the RNG
+boundary that belongs to the next episode. rnn.val_share > 0 holds a share of the windows out and
+logs their losses after every epoch (the done head, with few deaths to learn from, can over-fit
+while the z loss looks fine). Checkpoints hold parameters, Adam's moments, the RNG
 and the epoch's shuffle, so an interrupted run resumes exactly where it stopped.
 """
 import time
@@ -32,6 +34,29 @@ def windows(n_frames, seq_len):
     return np.arange(0, n_frames - seq_len, seq_len + 1)
 
 
+def split_windows(starts, share, seed):
+    """(train, held out) start indices: a random `share` of the windows is held out (at least one
+    if share > 0), drawn from its own seeded generator so training's RNG stream is untouched."""
+    if not 0 <= share < 1:
+        raise ValueError(f"rnn.val_share={share}: give a share of windows in [0, 1), e.g. 0.05")
+    if share == 0:
+        return starts, starts[:0]
+    perm = np.random.default_rng(seed).permutation(starts)
+    n_val = max(1, int(len(starts) * share))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def validate(p, mcfg, series, starts, seq_len, batch=100):
+    """Mean (z loss, done loss) over the windows at `starts`, without training on them. z is
+    re-sampled with a fixed seed, so values are comparable from epoch to epoch and across Ms."""
+    rng, z_sum, done_sum = np.random.default_rng(0), 0.0, 0.0
+    for i in range(0, len(starts), batch):
+        b = starts[i:i + batch]
+        _, z_loss, done_loss = mdnrnn.loss(p, mcfg, *batch_arrays(series, b, seq_len, rng))
+        z_sum, done_sum = z_sum + z_loss * len(b), done_sum + done_loss * len(b)
+    return z_sum / len(starts), done_sum / len(starts)
+
+
 def batch_arrays(series, starts, seq_len, rng):
     """Gather windows -> z (N, T+1, Z) re-sampled, a, restart, done, mask (N, T, .)."""
     idx = starts[:, None] + np.arange(seq_len + 1)                   # (N, T+1)
@@ -48,7 +73,7 @@ def main(cfg: Config):
     series, _ = runs.load_npz(runs.require(cfg.path / "series.npz", f"minwm encode {cfg.env}"))
     mcfg = model_config(cfg, series)
     T = cfg.rnn.seq_len
-    starts_all = windows(len(series["mu"]), T)
+    starts_all, held_out = split_windows(windows(len(series["mu"]), T), cfg.rnn.val_share, cfg.seed + 3)
     if len(starts_all) == 0:
         raise ValueError(f"only {len(series['mu'])} recorded frames: fewer than rnn.seq_len + 1 = "
                          f"{T + 1}; collect more rollouts or lower rnn.seq_len")
@@ -92,8 +117,14 @@ def main(cfg: Config):
             opt.step()
             step += 1
             rate = batch * T * (step - bar.initial) / (time.time() - t0)
+            val = {}                      # held-out windows after each epoch: is M over-fitting?
+            if len(held_out) and step % steps_per_epoch == 0:
+                val = dict(zip(("val_z_loss", "val_done_loss"),
+                               validate(p, mcfg, series, held_out, T, batch)))
+                bar.write(f"epoch {step // steps_per_epoch}: held-out z loss {val['val_z_loss']:.4f}, "
+                          f"done loss {val['val_done_loss']:.4f}")
             log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data), z_loss=z_loss,
-                done_loss=done_loss, lr=opt.lr)
+                done_loss=done_loss, lr=opt.lr, **val)
             bar.set_postfix(loss=f"{float(loss.data):.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
             bar.update()
             if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:

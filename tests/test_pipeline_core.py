@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from minwm import config, evolve, infer, runs, train_rnn
+from minwm import config, evolve, infer, mdnrnn, runs, train_rnn
 from minwm.config import override, preset
 
 
@@ -72,6 +72,32 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path):
     assert [r["step"] for r in logs] == list(range(1, len(logs) + 1))
     assert logs[-1]["z_loss"] < logs[0]["z_loss"] - 0.5, "M did not learn"
     assert int(wa["meta.restart"]) == 1 and int(wa["meta.done"]) == 1
+
+
+def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
+    starts = train_rnn.windows(480, 12)
+    train, val = train_rnn.split_windows(starts, 0.25, seed=3)
+    assert len(val) == len(starts) // 4 and not set(train) & set(val)
+    assert sorted(np.concatenate([train, val])) == sorted(starts)
+    with pytest.raises(ValueError, match="val_share"):
+        train_rnn.split_windows(starts, 1.0, seed=3)
+    runs.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
+    train_rnn.main(tiny_doom(tmp_path, epochs=15, batch=4, seq_len=12, lr=0.01, val_share=0.25))
+    logs = [json.loads(l) for l in (tmp_path / "mdnrnn.jsonl").read_text().splitlines()]
+    val = [r for r in logs if "val_z_loss" in r]
+    assert [r["epoch"] for r in val] == [float(e) for e in range(1, 16)]    # once per epoch
+    assert val[-1]["val_z_loss"] < val[0]["val_z_loss"] - 0.3, "held-out loss did not fall"
+    # the logged value is M's loss on exactly the held-out windows
+    series, _ = runs.load_npz(tmp_path / "series.npz")
+    m = np.load(tmp_path / "mdnrnn.npz")
+    mcfg = train_rnn.model_config(tiny_doom(tmp_path), series)
+    p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
+    for k, t in p.items():
+        t.data[...] = m[k]
+    held = train_rnn.split_windows(train_rnn.windows(len(series["mu"]), 12), 0.25, seed=3)[1]
+    z_loss, done_loss = train_rnn.validate(p, mcfg, series, held, 12, 4)
+    assert z_loss == pytest.approx(val[-1]["val_z_loss"], rel=1e-5)
+    assert done_loss == pytest.approx(val[-1]["val_done_loss"], rel=1e-5)
 
 
 def test_missing_input_names_the_command(tmp_path):

@@ -5,7 +5,8 @@ Held out: 100 real episodes of the shipped C (RUN/iter3's V, M, C; seeds 5,000,0
 run used), recorded and encoded into OUT/ (kept there, so a second call reuses them). Trained on:
 1,000 windows drawn from RUN/iter5/series.npz (every M given here saw all of it).
 Per M: z loss (mixture NLL per dimension) and done loss (weighted x10 on deaths), as in training:
-100-step windows, z re-sampled from (mu, logvar) with a fixed seed.
+100-step windows, z re-sampled from (mu, logvar) with a fixed seed (train_rnn.validate, which
+train-rnn's rnn.val_share uses for its held-out windows).
 """
 import os
 import sys
@@ -53,12 +54,8 @@ def main():
             for k, t in p.items():
                 t.data[...] = f[k]
         for name, (series, starts) in sets.items():
-            rng, zl, dl, n = np.random.default_rng(1), 0.0, 0.0, 0
-            for i in range(0, len(starts), 100):
-                b = starts[i:i + 100]
-                _, z_loss, done_loss = mdnrnn.loss(p, mcfg, *train_rnn.batch_arrays(series, b, T, rng))
-                zl, dl, n = zl + z_loss * len(b), dl + done_loss * len(b), n + len(b)
-            print(f"{m_path}  {name:10s}  z loss {zl / n:.4f}  done loss {dl / n:.4f}")
+            zl, dl = train_rnn.validate(p, mcfg, series, starts, T)
+            print(f"{m_path}  {name:10s}  z loss {zl:.4f}  done loss {dl:.4f}")
 
 
 if __name__ == "__main__":     # the pool's workers are spawned: they import this file
