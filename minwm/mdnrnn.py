@@ -146,3 +146,11 @@ def export(p, cfg: MDNRNNConfig, path):
     meta = {"meta.nz": cfg.nz, "meta.na": cfg.na, "meta.hidden": cfg.hidden, "meta.k": cfg.k,
             "meta.restart": int(cfg.restart), "meta.done": int(cfg.done)}
     np.savez(path, **{k: t.data.astype(np.float32) for k, t in p.items()}, **meta)
+
+
+def load_exported(p, path):
+    """Copy the weights of an exported .npz (export's file) into the autograd parameters p, in place:
+    continue training an M (the iterative procedure) or score it on other data."""
+    with np.load(path) as f:
+        for k, t in p.items():
+            t.data[...] = f[k]

@@ -89,9 +89,7 @@ def main(cfg: Config):
     runs.save_config(cfg)
     step, order = 0, rng.permutation(starts_all)
     if cfg.rnn.init and not ckpt_path.exists():                      # continue earlier weights
-        with np.load(cfg.rnn.init) as f:
-            for k, t in p.items():
-                t.data[...] = f[k]
+        mdnrnn.load_exported(p, cfg.rnn.init)
     if ckpt_path.exists():                                           # resume
         step, arrays = runs.load_training(ckpt_path, p, opt, rng)
         order = arrays["order"]

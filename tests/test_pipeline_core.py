@@ -89,11 +89,9 @@ def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
     assert val[-1]["val_z_loss"] < val[0]["val_z_loss"] - 0.3, "held-out loss did not fall"
     # the logged value is M's loss on exactly the held-out windows
     series, _ = runs.load_npz(tmp_path / "series.npz")
-    m = np.load(tmp_path / "mdnrnn.npz")
     mcfg = train_rnn.model_config(tiny_doom(tmp_path), series)
     p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
-    for k, t in p.items():
-        t.data[...] = m[k]
+    mdnrnn.load_exported(p, tmp_path / "mdnrnn.npz")
     held = train_rnn.split_windows(train_rnn.windows(len(series["mu"]), 12), 0.25, seed=3)[1]
     z_loss, done_loss = train_rnn.validate(p, mcfg, series, held, 12, 4)
     assert z_loss == pytest.approx(val[-1]["val_z_loss"], rel=1e-5)

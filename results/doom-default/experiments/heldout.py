@@ -47,12 +47,10 @@ def main():
                                                                    1000, replace=False))}
     print(f"held out: {len(held['init_mu'])} episodes, {len(held['mu'])} frames, "
           f"{int(held['done'].sum())} deaths; windows of {T} steps")
+    mcfg = train_rnn.model_config(cfg, held)
+    p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
     for m_path in m_paths:
-        mcfg = train_rnn.model_config(cfg, held)
-        p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
-        with np.load(m_path) as f:
-            for k, t in p.items():
-                t.data[...] = f[k]
+        mdnrnn.load_exported(p, m_path)
         for name, (series, starts) in sets.items():
             zl, dl = train_rnn.validate(p, mcfg, series, starts, T)
             print(f"{m_path}  {name:10s}  z loss {zl:.4f}  done loss {dl:.4f}")
