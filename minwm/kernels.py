@@ -21,7 +21,12 @@ Speed notes. The matmuls go to BLAS; the kernels do the pointwise math after the
 Eigen-style rational polynomial (within 5e-7 of tanh) and exp a Cephes polynomial with the power
 of two written into the exponent bits, so that LLVM vectorises every loop, which calls to libm's
 tanhf and expf would prevent (measured: 20x for the gates, 4x for the sampler). error_model="numpy"
-drops the division-by-zero branch that would also block it. The kernels are serial on purpose:
+drops the division-by-zero branch that would also block it. Fast-math is limited to FASTMATH (no
+arcp, no reassoc): where LLVM's run-time alias check finds two buffers close together in memory it
+runs the loop's scalar fallback, and with arcp (x / q as x * approximate 1 / q in the vector loop
+only) the same inputs then gave results differing in the last bit, by where NumPy had placed the
+arrays (a flaky same-seed dream test). Every kept flag rounds alike in both loops; FMA contraction
+keeps the speed (without it the gates were 20% slower). The kernels are serial on purpose:
 BLAS already runs the matmuls on every core and its worker threads spin between calls, so a
 Numba thread pool fighting them for the same cores made the pointwise work 5-10x slower, not
 faster (measured on 2 cores).
@@ -31,11 +36,14 @@ import math
 import numpy as np
 from numba import njit
 
-_jit = dict(cache=True, fastmath=True, error_model="numpy")
+# No NaN/inf/signed-zero care, and a * b + c may be one FMA: each op still rounds the same in the
+# vectorised loop and in its scalar fallback (see the speed notes: not arcp, not reassoc).
+FASTMATH = {"nnan", "ninf", "nsz", "contract"}
+_jit = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
 
 # ----------------------------------------------------------------------------------------- LSTM
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
 def _tanh(x):
     # Rational approximation of tanh on [-7.9, 7.9] (Eigen's ptanh_float), saturating outside.
     x = min(max(x, np.float32(-7.90531110763549805)), np.float32(7.90531110763549805))
@@ -54,7 +62,7 @@ def _tanh(x):
     return x * p / q
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
 def _cell_row(g, b, c, out, col):
     # One row: g (4H,) gate pre-activations without bias, b (4H,); c (H,) in/out; h' to out[col:col+H].
     # sigmoid(x) = (1 + tanh(x / 2)) / 2 keeps every lane on the vectorised tanh.

@@ -52,6 +52,37 @@ def test_restart_zeroes_state_before_the_step():
     assert not np.allclose(K.lstm_step_numpy(x, h, c, None, wx, wh, b)[0], h0)
 
 
+def _placed(arena, offset, a):
+    # a copy of a inside arena at offset: arrays at chosen distances from each other in memory
+    out = arena[offset:offset + a.size].reshape(a.shape)
+    out[:] = a
+    return out
+
+
+def test_kernels_give_the_same_bits_wherever_the_buffers_lie():
+    # Buffers close together in memory make LLVM take a loop's scalar fallback instead of its
+    # vector body; both must round alike (kernels.FASTMATH: with arcp the gates differed by a bit).
+    rng = np.random.default_rng(0)
+    N, D, H, nz, k = 20, 6, 16, 8, 5
+    gates, c = rng.standard_normal((N, 4 * H), dtype=np.float32) * 2, rng.standard_normal((N, H), dtype=np.float32)
+    xh, b = rng.standard_normal((N, D + H), dtype=np.float32), rng.standard_normal(4 * H, dtype=np.float32)
+    y, bm = _head(rng, N, nz, k, 1)
+    u, eps = rng.random((N, nz), dtype=np.float32), rng.standard_normal((N, nz), dtype=np.float32)
+    results = []
+    for gap in list(range(0, 64, 3)) + [5000]:                         # the last one: far apart
+        arena = np.zeros(40_000, np.float32)
+        o_xh, o_c, o_y = 0, xh.size + gap, 15_000
+        x_, c_ = _placed(arena, o_xh, xh), _placed(arena, o_c, c)
+        K.lstm_cell(_placed(arena, o_c + c.size + gap, gates), b, c_, x_, D)
+        z = _placed(arena, o_c + c.size + gap, np.zeros((N, nz), np.float32))
+        K.mdn_sample(_placed(arena, o_y, y), bm, nz, k, 1.15, _placed(arena, o_y + y.size + gap, u),
+                     _placed(arena, o_y + y.size + u.size + 2 * gap, eps), z, np.empty(N, np.float32))
+        results.append((x_.copy(), c_.copy(), z.copy()))
+    for r in results[:-1]:
+        for got, want in zip(r, results[-1]):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_rational_tanh_is_float32_accurate():
     x = np.linspace(-12, 12, 100_001).astype(np.float32)
     gates = np.zeros((1, 4 * len(x)), np.float32)
