@@ -20,16 +20,17 @@ from minwm.rollouts import make_env, start_worker, worker_state
 TRAIN_SEED, EVAL_SEED = 2_000_000, 3_000_000   # disjoint from collection (0, 1, ...) and evaluate
 
 
-def episode(env, v, m, ccfg, theta, seed, record=False):
+def episode(env, v, m, ccfg, theta, seed, record=False, edit=None):
     """One episode of the agent -> total reward; with record=True the episode as a rollout dict
-    in collect's format (frames seen before each action, actions applied, rewards, dones, seed)."""
+    in collect's format (frames seen before each action, actions applied, rewards, dones, seed).
+    edit: None, or a function that changes C's output before it is carried out (infer.agent_step)."""
     rng = np.random.default_rng(seed)                  # V's posterior samples, reproducible
     frame = env.reset(seed)
     h, c = infer.initial_state(m, 1)
     restart, total = np.ones(1, bool), 0.0
     frames, actions, rewards = [], [], []
     while True:
-        a, h, c = infer.agent_step(v, m, ccfg, theta, frame[None], h, c, restart, rng)
+        a, h, c = infer.agent_step(v, m, ccfg, theta, frame[None], h, c, restart, rng, edit)
         restart[:] = False
         if record:
             frames.append(frame), actions.append(a[0])

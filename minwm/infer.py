@@ -205,7 +205,7 @@ def m_step(m: MDNRNN, z, a, h, c, restart=None, tau=1.0):
 
 # ------------------------------------------------------------------------------- the agent
 def agent_step(vae: VAE, m: MDNRNN, ccfg: C.ControllerConfig, theta, frames, h, c, restart,
-               rng: np.random.Generator):
+               rng: np.random.Generator, edit=None):
     """The agent in the real environment, one step (the paper's rollout loop, section 2):
 
         z = mu + exp(logvar / 2) eps,  (mu, logvar) = V(frame)      C sees a sample, not the mean
@@ -214,11 +214,15 @@ def agent_step(vae: VAE, m: MDNRNN, ccfg: C.ControllerConfig, theta, frames, h, 
 
     frames (N, 64, 64, 3) uint8; theta (P,) or (N, P); h, c (N, H); restart (N,) bool (first frame
     of an episode). Returns the env action (controller.env_action) and the new (h, c).
+    edit: None, or a -> the output carried out instead of C's a (N, A), e.g. exploration (section 5);
+    M is fed what is carried out.
     """
     restart = np.asarray(restart, bool)
     h, c = np.where(restart[:, None], 0.0, h), np.where(restart[:, None], 0.0, c)
     mu, logvar = encode(vae, frames)
     z = sample_z(mu, logvar, rng.standard_normal(mu.shape, dtype=np.float32))
     a = C.act(ccfg, theta, z, h, c)
+    if edit is not None:
+        a = edit(a)
     h, c = lstm_update(m, z, C.m_action(ccfg, a), h, c, restart)
     return C.env_action(ccfg, a), h, c

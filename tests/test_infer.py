@@ -131,3 +131,15 @@ def test_agent_step_runs_v_then_c_then_m():
     h_ref, c_ref = lstm_step_numpy(x, h0, c0, restart, m.wx, m.wh, m.b)
     np.testing.assert_allclose(h1, h_ref, atol=1e-5)
     np.testing.assert_allclose(c1, c_ref, atol=1e-5)
+
+    # edit: the output carried out replaces C's, and M is fed it (exploration)
+    seen = []
+    forced = np.where(a[:, None] > 0, -1.0, 1.0).astype(np.float32)      # the opposite turn
+    action, h2, c2 = infer.agent_step(vae, m, C.DOOM, theta, frames, h, c, restart, np.random.default_rng(9),
+                                      edit=lambda a_c: seen.append(a_c) or forced)
+    np.testing.assert_allclose(seen[0][:, 0], a, atol=1e-6)                # edit saw C's output
+    np.testing.assert_array_equal(action, forced[:, 0].astype(int))
+    x[:, 64:65] = C.m_action(C.DOOM, forced)
+    h_ref, c_ref = lstm_step_numpy(x, h0, c0, restart, m.wx, m.wh, m.b)
+    np.testing.assert_allclose(h2, h_ref, atol=1e-5)
+    np.testing.assert_allclose(c2, c_ref, atol=1e-5)

@@ -29,6 +29,7 @@ import vizdoom as vzd
 
 from minwm import controller as C
 from minwm import infer
+from minwm.agent import episode
 from minwm.doom import TakeCover
 from minwm.evolve import load_controller
 from minwm.kernels import mdn_sample_numpy
@@ -56,25 +57,20 @@ _w = {}
 
 
 def _episode(task):
-    """One real episode (agent.episode's loop) -> (2, T): the player's POSITION_Y and the action."""
+    """One real episode (agent.episode) -> (2, T): the player's POSITION_Y and the action carried out."""
     weights, seed, delay = task
     if not _w:
         _w.update(v=infer.load_vae(weights / "vae.npz"), m=infer.load_mdnrnn(weights / "mdnrnn.npz"),
                   c=load_controller(weights / "controller.npz")[:2], env=TakeCover())
-    v, m, (ccfg, theta), env = _w["v"], _w["m"], _w["c"], _w["env"]
-    rng, frame = np.random.default_rng(seed), env.reset(seed)
-    h, c = infer.initial_state(m, 1)
-    restart, cur, hold, y, a_t = np.ones(1, bool), np.zeros(1, int), np.zeros(1, int), [], []
-    while True:
-        mu, logvar = infer.encode(v, frame[None])
-        z = infer.sample_z(mu, logvar, rng.standard_normal(mu.shape, dtype=np.float32))
-        a = delayed(C.act(ccfg, theta, z, h, c)[:, 0], cur, hold, delay)[:, None]     # (1, 1)
-        h, c = infer.lstm_update(m, z, C.m_action(ccfg, a), h, c, restart)
-        restart[:] = False
+    env, (ccfg, theta) = _w["env"], _w["c"]
+    cur, hold, y, a_t = np.zeros(1, int), np.zeros(1, int), [], []
+
+    def edit(a):                                             # (1, 1): delay the turns, record
+        a = delayed(a[:, 0], cur, hold, delay)[:, None]
         y.append(env.game.get_game_variable(vzd.GameVariable.POSITION_Y)), a_t.append(float(a[0, 0]))
-        frame, _, done = env.step(C.env_action(ccfg, a)[0])
-        if done:
-            return np.array([y, a_t], np.float32)
+        return a
+    episode(env, _w["v"], _w["m"], ccfg, theta, seed, edit=edit)
+    return np.array([y, a_t], np.float32)
 
 
 def play(weights, seeds, delay=0):

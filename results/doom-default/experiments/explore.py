@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from minwm import controller as C
 from minwm import infer
+from minwm.agent import episode
 from minwm.doom import TakeCover
 from minwm.evolve import load_controller
 from minwm.rollouts import rollout_path, write_rollout
@@ -34,36 +34,28 @@ def _init(weights, out_dir, p):
               c=load_controller(weights / "controller.npz")[:2], env=TakeCover(), out=Path(out_dir), p=p)
 
 
-def _rollout(seed):
-    v, m, (ccfg, theta), env, p = _w["v"], _w["m"], _w["c"], _w["env"], _w["p"]
-    rng, explore = np.random.default_rng(seed), np.random.default_rng(seed + 1)
-    frame = env.reset(seed)
-    h, c = infer.initial_state(m, 1)
-    restart, hold, a_random = np.ones(1, bool), 0, 0.0
-    frames, actions, rewards = [], [], []
-    while True:                                       # agent.episode's loop, with exploration
-        h, c = np.where(restart[:, None], 0.0, h), np.where(restart[:, None], 0.0, c)
-        mu, logvar = infer.encode(v, frame[None])
-        z = infer.sample_z(mu, logvar, rng.standard_normal(mu.shape, dtype=np.float32))
-        a = C.act(ccfg, theta, z, h, c)                                # (1, 1)
-        if hold == 0 and explore.random() < p:
-            hold, a_random = int(explore.integers(1, 31)), float(explore.uniform(-1.0, 1.0))
+def explorer(p, rng):
+    """An edit for agent.episode: with probability p per step, C's output a (1, 1) is replaced by a
+    random value in [-1, 1] held for 1 to 30 steps."""
+    hold, a_random = 0, 0.0
+
+    def edit(a):
+        nonlocal hold, a_random
+        if hold == 0 and rng.random() < p:
+            hold, a_random = int(rng.integers(1, 31)), float(rng.uniform(-1.0, 1.0))
         if hold:
-            a, hold = np.full((1, 1), a_random, np.float32), hold - 1
-        h, c = infer.lstm_update(m, z, C.m_action(ccfg, a), h, c, restart)
-        restart[:] = False
-        act = C.env_action(ccfg, a)
-        frames.append(frame), actions.append(float(act[0]))
-        frame, reward, done = env.step(act[0])
-        rewards.append(reward)
-        if done:
-            break
-    dones = np.zeros(len(rewards), bool)
-    dones[-1] = True
-    write_rollout(rollout_path(_w["out"], seed), dict(
-        frames=np.stack(frames), actions=np.array(actions, np.float32), rewards=np.array(rewards, np.float32),
-        dones=dones, seed=np.array(seed, np.int64)))
-    return len(rewards)
+            hold -= 1
+            return np.full((1, 1), a_random, np.float32)
+        return a
+    return edit
+
+
+def _rollout(seed):
+    (ccfg, theta), p = _w["c"], _w["p"]
+    r = episode(_w["env"], _w["v"], _w["m"], ccfg, theta, seed, record=True,
+                edit=explorer(p, np.random.default_rng(seed + 1)))
+    write_rollout(rollout_path(_w["out"], seed), r)
+    return len(r["rewards"])
 
 
 def main():
