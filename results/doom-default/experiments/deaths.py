@@ -53,6 +53,12 @@ def delayed(a, cur, hold, delay):
     return np.where(wait, cur, a).astype(np.float32)
 
 
+def load_agent(weights):
+    """A worker's agent from WEIGHTS: V, M, (C's config, theta) and its own game."""
+    return dict(v=infer.load_vae(weights / "vae.npz"), m=infer.load_mdnrnn(weights / "mdnrnn.npz"),
+                c=load_controller(weights / "controller.npz")[:2], env=TakeCover())
+
+
 _w = {}
 
 
@@ -60,8 +66,7 @@ def _episode(task):
     """One real episode (agent.episode) -> (2, T): the player's POSITION_Y and the action carried out."""
     weights, seed, delay = task
     if not _w:
-        _w.update(v=infer.load_vae(weights / "vae.npz"), m=infer.load_mdnrnn(weights / "mdnrnn.npz"),
-                  c=load_controller(weights / "controller.npz")[:2], env=TakeCover())
+        _w.update(load_agent(weights))
     env, (ccfg, theta) = _w["env"], _w["c"]
     cur, hold, y, a_t = np.zeros(1, int), np.zeros(1, int), [], []
 

@@ -24,21 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from minwm import infer
 from minwm.agent import episode
-from minwm.doom import TakeCover
-from minwm.evolve import load_controller
 from minwm.rollouts import rollout_path, write_rollout
 
-from deaths import delayed, discrete
+from deaths import delayed, discrete, load_agent
 
 _w = {}
 
 
 def _init(weights, out_dir, p):
-    weights = Path(weights)
-    _w.update(v=infer.load_vae(weights / "vae.npz"), m=infer.load_mdnrnn(weights / "mdnrnn.npz"),
-              c=load_controller(weights / "controller.npz")[:2], env=TakeCover(), out=Path(out_dir), p=p)
+    _w.update(load_agent(Path(weights)), out=Path(out_dir), p=p)
 
 
 def explorer(p, rng):

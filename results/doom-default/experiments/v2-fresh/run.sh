@@ -1,7 +1,4 @@
-set -x
-source /tmp/venv/bin/activate
-cd /work/runs/exp
-val() { minwm evaluate doom --run-dir $1 evaluate.seed=2000000 && mv $1/evaluate.json $1/evaluate-val.json && mv $1/evaluate.png $1/evaluate-val.png; }
+source "${BASH_SOURCE%/*}/../round.sh"     # for val
 # v2-fresh: the paper's procedure on v2's V and M: C starts at 0 (not from the shipped C), 40 generations in the dream at tau 1.15
 minwm evolve doom --run-dir v2-fresh evolve.generations=40 evolve.init= || exit 1
 val v2-fresh

@@ -1,0 +1,27 @@
+# Shared by the experiments' run.sh files (source it): one round of section 5 with exploring rollouts,
+# and the evaluation on the held-out seeds. Runs live in /work/runs/exp, beside the main run $R.
+set -x
+source /tmp/venv/bin/activate
+R=/work/runs/doom-default
+E=/work/main/results/doom-default/experiments
+cd /work/runs/exp
+
+# val DIR: DIR's C over seeds 2,000,000+ -> DIR/evaluate-val.{json,png} (evaluate writes evaluate.json)
+val() { minwm evaluate doom --run-dir $1 evaluate.seed=2000000 && mv $1/evaluate.json $1/evaluate-val.json && mv $1/evaluate.png $1/evaluate-val.png; }
+
+# round DIR WEIGHTS N MODE FIRST SERIES INIT: N rollouts of the agent in WEIGHTS exploring (explore.py MODE,
+# seeds FIRST+) added to DIR/rollouts, only they encoded (the rest reused from SERIES), M +10 epochs from
+# INIT/mdnrnn.npz, C +40 generations from INIT/controller.npz, then scored on both seed sets
+round() {
+    local dir=$1 weights=$2 n=$3 mode=$4 first=$5 series=$6 init=$7
+    OPENBLAS_NUM_THREADS=1 python $E/explore.py $weights $dir/rollouts $n $mode $first || exit 1
+    python -c "
+from pathlib import Path
+from minwm import config, train_vae
+cfg = config.from_json(Path('$dir/config.json').read_text())
+train_vae.encode(cfg, reuse=Path('$series'))" || exit 1    # minwm encode has no option to reuse a series
+    minwm train-rnn doom --run-dir $dir rnn.init=$init/mdnrnn.npz rnn.epochs=10 rnn.checkpoint_every=20 || exit 1
+    minwm evolve doom --run-dir $dir evolve.generations=40 evolve.init=$init/controller.npz || exit 1
+    val $dir
+    minwm evaluate doom --run-dir $dir
+}
