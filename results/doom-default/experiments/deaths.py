@@ -13,7 +13,7 @@ stay, right); the last figure also for 1,024 dreams of the same C at the tempera
 
 --delay: the same C, but every turn (left <-> right) waits D steps, the old direction held meanwhile
 (a diagnostic: a hand-made change of the policy, not an agent): its mean time survived in N real
-episodes and in 1,024 dreams, for each D.
+episodes and in 1,024 dreams, for each D (N = 0: the dreams only).
 """
 import os
 
@@ -165,8 +165,8 @@ def main():
         for delay in (int(d) for d in sys.argv[3].split(",")):
             real = np.array([r.shape[1] for r in play(weights, range(first, first + n), delay).values()])
             _, d_len = dream(weights, tau_of(weights), delay)
-            print(f"turns delayed {delay:2d} steps: real game {real.mean():6.1f} ± {real.std():5.1f} "
-                  f"({n} episodes from seed {first}), dream {d_len.mean():6.1f} ± {d_len.std():5.1f} (1,024)", flush=True)
+            game = f"real game {real.mean():6.1f} ± {real.std():5.1f} ({n} episodes from seed {first}), " if n else ""
+            print(f"turns delayed {delay:2d} steps: {game}dream {d_len.mean():6.1f} ± {d_len.std():5.1f} (1,024)", flush=True)
         return
     if len(sys.argv) > 4:
         first, n = int(sys.argv[3]), int(sys.argv[4])
