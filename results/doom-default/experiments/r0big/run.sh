@@ -1,0 +1,11 @@
+source "${BASH_SOURCE%/*}/../round.sh"
+# r0big/: round 0 at the paper's data scale: 10,000 random-policy rollouts (round 0's 1,500 linked, 8,500
+# more collected: the same policy, seeds continuing), round 0's V, M from scratch for the paper's 20
+# epochs (5% of windows held out), C from 0 in its dream: no rounds, no exploration (paper, section 4.1)
+mkdir -p r0big/rollouts && ln -sf $R/rollouts/*.npz r0big/rollouts/ && ln -sf $R/vae.npz r0big/
+minwm collect doom --run-dir r0big collect.rollouts=10000       # 835 s; 390 short episodes dropped in all
+minwm encode doom --run-dir r0big
+minwm train-rnn doom --run-dir r0big rnn.epochs=20 rnn.init= rnn.val_share=0.05 rnn.checkpoint_every=20
+minwm evolve doom --run-dir r0big evolve.generations=40 evolve.init=
+val r0big
+minwm evaluate doom --run-dir r0big
