@@ -97,8 +97,11 @@ def encode(cfg: Config, chunk=1000, reuse=None):
     """encode: series.npz with mu, logvar (L, Z), action (L, A), restart, done (L,) over all
     rollouts concatenated, and init_mu, init_logvar (E, Z) of each episode's first frame; files,
     lengths (E,) say which rollout each episode is. reuse: an earlier series.npz made by the same V
-    (iterate's previous round): rollouts it holds are copied from it instead of encoded again."""
+    (iterate's previous round; by default the run's own): rollouts it holds are copied from it
+    instead of encoded again, so encoding after `collect` adds rollouts encodes only the new ones
+    (rollout files are named by seed and never rewritten; a new vae.npz re-encodes all)."""
     out = cfg.path / "series.npz"
+    reuse = out if reuse is None else reuse
     vae_path = runs.require(cfg.path / "vae.npz", f"minwm train-vae {cfg.env}")
     v, v_id = infer.load_vae(vae_path), runs.file_digest(vae_path)
     paths = sorted(_rollout_dir(cfg).glob("*.npz"))

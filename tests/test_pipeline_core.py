@@ -199,6 +199,13 @@ def test_encode_reuses_an_earlier_series_of_the_same_v(tmp_path, monkeypatch):
     assert list(reused["lengths"]) == [30, 25, 20] and reused["mu"].shape == (75, 8)
     for k in full.files:
         np.testing.assert_array_equal(reused[k], full[k], err_msg=k)
+    # `minwm encode` again after `collect` added a rollout: the run's own series is reused
+    add(11, 15)
+    loaded.clear()
+    again = np.load(train_vae.encode(cfg(tmp_path)))
+    assert loaded == ["000000011.npz"] and list(again["lengths"]) == [30, 25, 20, 15]
+    np.testing.assert_array_equal(again["mu"][:75], full["mu"])
+    (tmp_path / "rollouts" / "000000011.npz").unlink()
     # another V: nothing is reused
     np.savez(tmp_path / "vae.npz", **infer.random_vae_arrays(8, rng))
     loaded.clear()
