@@ -80,6 +80,8 @@ def _episode(task):
 
 def play(weights, seeds, delay=0):
     """Real episodes on 2 worker processes -> {seed: (2, T) position and action}."""
+    if not len(seeds):                         # dreams only (N=0): no game, no pool
+        return {}
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         return {str(s): r for s, r in zip(seeds, pool.map(_episode, [(weights, s, delay) for s in seeds], 1))}
 
