@@ -34,7 +34,7 @@ from minwm.doom import TakeCover
 from minwm.evolve import load_controller
 from minwm.kernels import mdn_sample_numpy
 
-WALLS = (16.0, 752.0)   # POSITION_Y of the player against the left and the right wall (measured)
+WALLS = (16.0, 752.0)   # POSITION_Y of the player against the right and the left wall (measured; MOVE_LEFT raises y)
 
 
 def discrete(actions):

@@ -4,13 +4,13 @@ source "${BASH_SOURCE%/*}/../round.sh"
 # epochs (5% of windows held out), C from 0 in its dream: no rounds, no exploration (paper, section 4.1).
 # Resumable: run it again. Collect skips the seeds on disk, encode is skipped once series.npz exists
 # (`minwm encode` alone would encode all 10,000 again, 22 min), train-rnn and evolve resume from their
-# checkpoints; M's checkpoint at the end of the session that started it is kept beside this script.
+# checkpoints. Run over two sessions (M stopped after 4.3 epochs and resumed): r0big/progress.log.
 mkdir -p r0big/rollouts && ln -sf $R/rollouts/*.npz r0big/rollouts/ && ln -sf $R/vae.npz r0big/
 [ -e r0big/config.json ] || cp $E/r0big/config.json r0big/
 minwm collect doom --run-dir r0big collect.rollouts=10000 || exit 1     # 835 s; 390 short episodes dropped in all
 [ -e r0big/series.npz ] || minwm encode doom --run-dir r0big || exit 1
-[ -e r0big/mdnrnn.ckpt.npz ] || cp $E/r0big/mdnrnn.ckpt.npz r0big/
 minwm train-rnn doom --run-dir r0big rnn.epochs=20 rnn.init= rnn.val_share=0.05 rnn.checkpoint_every=20 || exit 1
 minwm evolve doom --run-dir r0big evolve.generations=40 evolve.init= || exit 1
 val r0big
 minwm evaluate doom --run-dir r0big
+OPENBLAS_NUM_THREADS=1 python $E/deaths.py r0big /tmp/r0big-deaths.npz 3000000 20 > $E/deaths/r0big.log   # where it dies
