@@ -15,11 +15,8 @@ val() { minwm evaluate doom --run-dir $1 evaluate.seed=2000000 && mv $1/evaluate
 round() {
     local dir=$1 weights=$2 n=$3 mode=$4 first=$5 series=$6 init=$7
     OPENBLAS_NUM_THREADS=1 python $E/explore.py $weights $dir/rollouts $n $mode $first || exit 1
-    python -c "
-from pathlib import Path
-from minwm import config, train_vae
-cfg = config.from_json(Path('$dir/config.json').read_text())
-train_vae.encode(cfg, reuse=Path('$series'))" || exit 1    # minwm encode has no option to reuse a series
+    [ -e $dir/series.npz ] || cp $series $dir/series.npz   # encode reuses the run's own series (same V)
+    minwm encode doom --run-dir $dir || exit 1
     minwm train-rnn doom --run-dir $dir rnn.init=$init/mdnrnn.npz rnn.epochs=10 rnn.checkpoint_every=20 || exit 1
     minwm evolve doom --run-dir $dir evolve.generations=40 evolve.init=$init/controller.npz || exit 1
     val $dir
