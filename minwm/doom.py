@@ -70,16 +70,35 @@ def _working_directory(path):
             os.chdir(old)
 
 
+_closing = 0           # engines being closed right now in this process
+_deferred_sigterm = 0  # a SIGTERM that arrived meanwhile: acted on once they are closed
+
+
 def _exit_on_sigterm(signum, frame):
-    sys.exit(128 + signum)  # SystemExit: the worker's finally blocks and finalizers run
+    """SIGTERM in a worker -> SystemExit, so that its finally blocks and finalizers run.
+    Pool.terminate also sends the workers their exit sentinel, so the SIGTERM often lands in a
+    worker that is already running its finalizers: a SystemExit there would skip or cut short
+    _close, and the orphaned engine writes _vizdoom.ini into a directory already removed."""
+    global _deferred_sigterm
+    if multiprocessing.util._exiting:  # leaving anyway: let the finalizers finish
+        return
+    if _closing:                       # an explicit close(): finish it, then exit
+        _deferred_sigterm = signum
+        return
+    sys.exit(128 + signum)
 
 
 def _close(game, directory):
     """End the engine process and remove its files (also run by the finalizer)."""
+    global _closing
+    _closing += 1
     try:
         game.close()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+        _closing -= 1
+    if _deferred_sigterm and not _closing:
+        sys.exit(128 + _deferred_sigterm)
 
 
 class TakeCover:
