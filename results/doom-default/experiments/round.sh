@@ -6,8 +6,18 @@ R=/work/runs/doom-default
 E=/work/main/results/doom-default/experiments
 cd /work/runs/exp
 
-# val DIR: DIR's C over seeds 2,000,000+ -> DIR/evaluate-val.{json,png} (evaluate writes evaluate.json)
-val() { minwm evaluate doom --run-dir $1 evaluate.seed=2000000 && mv $1/evaluate.json $1/evaluate-val.json && mv $1/evaluate.png $1/evaluate-val.png; }
+# val DIR: DIR's C over seeds 2,000,000+ -> DIR/evaluate-val.{json,png}. evaluate writes evaluate.{json,png},
+# so those of the standard seeds, if DIR has them already, are set aside meanwhile and put back
+val() {
+    local f rc
+    for f in json png; do [ ! -e $1/evaluate.$f ] || mv $1/evaluate.$f $1/evaluate-std.$f; done
+    minwm evaluate doom --run-dir $1 evaluate.seed=2000000; rc=$?
+    for f in json png; do
+        [ $rc -ne 0 ] || mv $1/evaluate.$f $1/evaluate-val.$f
+        [ ! -e $1/evaluate-std.$f ] || mv $1/evaluate-std.$f $1/evaluate.$f
+    done
+    return $rc
+}
 
 # round DIR WEIGHTS N MODE FIRST SERIES INIT: N rollouts of the agent in WEIGHTS exploring (explore.py MODE,
 # seeds FIRST+) added to DIR/rollouts, only they encoded (the rest reused from SERIES), M +10 epochs from

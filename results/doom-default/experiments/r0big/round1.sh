@@ -5,5 +5,4 @@ source "${BASH_SOURCE%/*}/../round.sh"
 # is now 6x longer than a small round's), C +40 generations from r0big's C. Resumable: run it again.
 minwm iterate doom --run-dir r0big iterate.iterations=1 iterate.rollouts=2000 iterate.rnn_epochs=5 iterate.generations=40 || exit 1
 val r0big/iter1
-minwm evaluate doom --run-dir r0big/iter1          # again: val's evaluate wrote over evaluate.json
 OPENBLAS_NUM_THREADS=1 python $E/deaths.py r0big/iter1 /tmp/r0big1-deaths.npz 3000000 20 > $E/deaths/r0big-iter1.log
