@@ -47,6 +47,8 @@ class TrainM:
     checkpoint_every: int = 200    # steps between checkpoints
     init: str = ""                 # start from these exported weights (the iterative procedure)
     val_share: float = 0.0         # share of windows held out; their losses logged each epoch
+    carry_state: bool = False      # stateful windows: the LSTM state carries from one window to
+                                   # the next of the same lane (truncated BPTT over whole episodes)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,12 @@
 
 The stream concatenates all episodes; restart flags zero the LSTM state where an episode starts
 inside a window (Doom also sees the flag as an input), and the z loss skips the one target per
-boundary that belongs to the next episode. rnn.val_share > 0 holds a share of the windows out and
+boundary that belongs to the next episode. Each window starts from a zero state, so M never sees
+more than seq_len steps of an episode, while the dream runs it for up to 2,100. rnn.carry_state
+trains statefully instead (truncated backpropagation through time): the episodes, shuffled each
+epoch, are laid end to end in `batch` lanes, each lane is read in consecutive windows, and the
+LSTM state at the end of one window is where the next begins, so every step sees its episode's
+whole past and the gradient reaches back seq_len steps. rnn.val_share > 0 holds a share of the windows out and
 logs their losses after every epoch (the done head, with few deaths to learn from, can over-fit
 while the z loss looks fine). Checkpoints hold parameters, Adam's moments, the RNG
 and the epoch's shuffle, so an interrupted run resumes exactly where it stopped.
@@ -52,14 +57,43 @@ def validate(p, mcfg, series, starts, seq_len, batch=100):
     rng, z_sum, done_sum = np.random.default_rng(0), 0.0, 0.0
     for i in range(0, len(starts), batch):
         b = starts[i:i + batch]
-        _, z_loss, done_loss = mdnrnn.loss(p, mcfg, *batch_arrays(series, b, seq_len, rng))
+        _, z_loss, done_loss = mdnrnn.loss(
+            p, mcfg, *batch_arrays(series, b[:, None] + np.arange(seq_len + 1), rng))
         z_sum, done_sum = z_sum + z_loss * len(b), done_sum + done_loss * len(b)
     return z_sum / len(starts), done_sum / len(starts)
 
 
-def batch_arrays(series, starts, seq_len, rng):
-    """Gather windows -> z (N, T+1, Z) re-sampled, a, restart, done, mask (N, T, .)."""
-    idx = starts[:, None] + np.arange(seq_len + 1)                   # (N, T+1)
+def episode_bounds(series):
+    """Frame index where each episode starts, and one past the last frame: (E + 1,)."""
+    return np.append(np.flatnonzero(series["restart"]), len(series["restart"]))
+
+
+def lanes(bounds, order, batch, seq_len):
+    """Stateful windows (rnn.carry_state) of one epoch -> frame indices (steps, batch, T+1).
+
+    The episodes in `order` are laid end to end, the stream cut into `batch` lanes of L frames
+    (the last few frames left out), and lane n read in windows j = 0, 1, ..: frames jT .. jT + T.
+    Window j + 1 starts at the frame whose target ended window j, so the state after window j is
+    exactly the state window j + 1 starts from."""
+    stream = np.concatenate([np.arange(bounds[e], bounds[e + 1]) for e in order])
+    L = len(stream) // batch
+    lane = stream[:L * batch].reshape(batch, L)
+    steps = (L - 1) // seq_len
+    return np.stack([lane[:, j * seq_len:j * seq_len + seq_len + 1] for j in range(steps)])
+
+
+def epoch_windows(order, bounds, batch, seq_len, carry):
+    """One epoch's batches as frame indices (steps, batch, T+1). order: the shuffled window
+    starts, or with carry the shuffled episodes."""
+    if carry:
+        return lanes(bounds, order, batch, seq_len)
+    n = len(order) // batch
+    return order[:n * batch].reshape(n, batch)[..., None] + np.arange(seq_len + 1)
+
+
+def batch_arrays(series, idx, rng):
+    """Gather windows at the frame indices idx (N, T+1) -> z (N, T+1, Z) re-sampled, a, restart,
+    done, mask (N, T, .)."""
     mu, logvar = series["mu"][idx], series["logvar"][idx]
     z = mu + np.exp(logvar / 2) * rng.standard_normal(mu.shape, dtype=np.float32)
     restart = series["restart"][idx].astype(np.float32)              # (N, T+1)
@@ -72,13 +106,21 @@ def main(cfg: Config):
     ckpt_path = cfg.path / "mdnrnn.ckpt.npz"
     series, _ = runs.load_npz(runs.require(cfg.path / "series.npz", f"minwm encode {cfg.env}"))
     mcfg = model_config(cfg, series)
-    T = cfg.rnn.seq_len
+    T, carry = cfg.rnn.seq_len, cfg.rnn.carry_state
+    if carry and cfg.rnn.val_share:
+        raise ValueError("rnn.carry_state reads every window in lanes and holds none out: "
+                         "set rnn.val_share=0 (or rnn.carry_state=false)")
+    bounds = episode_bounds(series)
     starts_all, held_out = split_windows(windows(len(series["mu"]), T), cfg.rnn.val_share, cfg.seed + 3)
     if len(starts_all) == 0:
         raise ValueError(f"only {len(series['mu'])} recorded frames: fewer than rnn.seq_len + 1 = "
                          f"{T + 1}; collect more rollouts or lower rnn.seq_len")
     batch = min(cfg.rnn.batch, len(starts_all))
-    steps_per_epoch = len(starts_all) // batch
+    if carry and len(series["mu"]) // batch < T + 1:
+        raise ValueError(f"rnn.carry_state: {len(series['mu'])} frames in {batch} lanes are "
+                         f"shorter than rnn.seq_len + 1 = {T + 1}; lower rnn.batch or rnn.seq_len")
+    shuffle = lambda rng: rng.permutation(len(bounds) - 1 if carry else starts_all)
+    steps_per_epoch = len(starts_all) // batch if not carry else (len(series["mu"]) // batch - 1) // T
     total = steps_per_epoch * cfg.rnn.epochs
 
     rng = np.random.default_rng(cfg.seed + 2)
@@ -87,28 +129,34 @@ def main(cfg: Config):
     opt = Adam(p.values(), lr=cfg.rnn.lr, lr_schedule=schedule)
     log = runs.Log(cfg.path / "mdnrnn.jsonl")
     runs.save_config(cfg)
-    step, order = 0, rng.permutation(starts_all)
+    step, order = 0, shuffle(rng)
+    state = [np.zeros((batch, cfg.rnn.hidden), np.float32) for _ in range(2)]   # carry_state's (h, c)
     if cfg.rnn.init and not ckpt_path.exists():                      # continue earlier weights
         mdnrnn.load_exported(p, cfg.rnn.init)
     if ckpt_path.exists():                                           # resume
         step, arrays = runs.load_training(ckpt_path, p, opt, rng)
         order = arrays["order"]
+        if carry:
+            state = [arrays["h"], arrays["c"]]
     log.truncate_after("step", step)                                 # a fresh start: an empty log
     if step >= total and out.exists():
         return out
 
-    def checkpoint():  # with the epoch's shuffle, so a resumed epoch replays its order
-        runs.save_training(ckpt_path, p, opt, step, rng, order=order)
+    def checkpoint():  # with the epoch's shuffle (and carried state), so a resumed epoch replays it
+        runs.save_training(ckpt_path, p, opt, step, rng, order=order, h=state[0], c=state[1])
 
     bar = tqdm(total=total, initial=step, desc=f"train-rnn {cfg.env}", unit="step", smoothing=0.1)
     t0 = time.time()
     try:
         while step < total:
+            before = runs.rng_state(rng), list(state)   # what a Ctrl-C inside this step restores
             i = step % steps_per_epoch
-            starts = order[i * batch:(i + 1) * batch]
-            z, a, restart, done, mask = batch_arrays(series, starts, T, rng)
+            if i == 0 or step == bar.initial:
+                idx = epoch_windows(order, bounds, batch, T, carry)      # (steps, batch, T+1)
+            z, a, restart, done, mask = batch_arrays(series, idx[i], rng)
             opt.zero_grad()
-            loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask)
+            loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask,
+                                                  carry=state if carry else None)
             runs.check_finite(float(loss.data), "the M loss", ckpt_path)
             loss.backward()
             clip_grad_value(p.values(), cfg.rnn.grad_clip)
@@ -127,9 +175,12 @@ def main(cfg: Config):
             bar.update()
             if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
                 if step % steps_per_epoch == 0:
-                    order = rng.permutation(starts_all)                  # next epoch's shuffle
+                    order = shuffle(rng)                                 # next epoch's shuffle
+                    state = [np.zeros_like(x) for x in state]            # and fresh lanes
                 checkpoint()
     except KeyboardInterrupt:                                        # Ctrl-C: keep every finished step
+        runs.set_rng_state(rng, before[0])                           # and undo the unfinished one
+        state[:] = before[1]
         checkpoint()
         raise
     bar.close()

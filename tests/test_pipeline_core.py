@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from minwm import config, evolve, infer, mdnrnn, runs, train_rnn
+from minwm.autograd import Tensor
 from minwm.config import override, preset
 
 
@@ -53,17 +54,31 @@ def tiny_doom(tmp_path, **rnn):
     return override(cfg, [f"rnn.{k}={v}" for k, v in rnn.items()])
 
 
-def test_train_rnn_learns_and_resumes_identically(tmp_path):
+@pytest.mark.parametrize("carry", [False, True])
+def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, monkeypatch):
     rng = np.random.default_rng(0)
     series = synthetic_series(rng)
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
         runs.save_npz(d / "series.npz", series)
     # uninterrupted
-    kw = dict(batch=4, seq_len=12, checkpoint_every=3, lr=0.01)
+    kw = dict(batch=4, seq_len=12, checkpoint_every=3, lr=0.01, carry_state=carry)
     train_rnn.main(tiny_doom(a, epochs=25, **kw))
-    # interrupted after 7 epochs, then resumed to 25
+    # stopped after 7 epochs, resumed to 25 and interrupted mid-epoch (Ctrl-C), then resumed again
     train_rnn.main(tiny_doom(b, epochs=7, **kw))
+    real_loss, calls = train_rnn.mdnrnn.loss, []
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 30:                      # step 28 + 30: mid-epoch, between checkpoints
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_rnn.main(tiny_doom(b, epochs=25, **kw))
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss", real_loss)
+    ckpt = runs.load_npz(b / "mdnrnn.ckpt.npz")
+    assert ckpt[1]["step"] == 28 + 29 and ckpt[1]["step"] % 4 != 0   # nothing finished lost
+    assert np.abs(ckpt[0]["h"]).max() > 0 if carry else True        # the carried state is kept
     train_rnn.main(tiny_doom(b, epochs=25, **kw))
     wa, wb = np.load(a / "mdnrnn.npz"), np.load(b / "mdnrnn.npz")
     for k in wa.files:
@@ -74,6 +89,39 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path):
     assert int(wa["meta.restart"]) == 1 and int(wa["meta.done"]) == 1
 
 
+def test_carry_state_lanes_read_every_episode_in_order():
+    series = synthetic_series(np.random.default_rng(1), n_episodes=7, length=30)
+    bounds = train_rnn.episode_bounds(series)
+    np.testing.assert_array_equal(bounds, np.arange(0, 211, 30))
+    order = np.random.default_rng(2).permutation(7)
+    idx = train_rnn.lanes(bounds, order, batch=3, seq_len=8)            # (steps, lanes, 9)
+    L = 210 // 3
+    assert idx.shape == ((L - 1) // 8, 3, 9)
+    # window j + 1 starts at the frame where window j's targets ended: one unbroken lane
+    np.testing.assert_array_equal(idx[1:, :, 0], idx[:-1, :, -1])
+    lane = np.concatenate([idx[0]] + [w[:, 1:] for w in idx[1:]], axis=1)   # (3, 1 + 8 steps)
+    stream = np.concatenate([np.arange(30 * e, 30 * e + 30) for e in order])
+    np.testing.assert_array_equal(lane, stream[:L * 3].reshape(3, L)[:, :lane.shape[1]])
+
+
+def test_carried_state_continues_the_sequence_exactly():
+    """Two windows with the state carried give M the outputs of one window twice as long."""
+    series = synthetic_series(np.random.default_rng(3), n_episodes=3, length=25)
+    mcfg = mdnrnn.MDNRNNConfig(nz=4, na=1, hidden=16, restart=True, done=True)
+    p = mdnrnn.init_params(mcfg, np.random.default_rng(4))
+    idx = np.array([np.arange(3, 44), np.arange(32, 73)])   # (2, 41), no episode starts at 23, 52
+    z, a, restart, _, _ = train_rnn.batch_arrays(series, idx, np.random.default_rng(5))
+    args = lambda s: (Tensor(z[:, s]), Tensor(a[:, s]), restart[:, s])
+    whole = mdnrnn.forward(p, mcfg, *args(slice(0, 40))).data
+    carry = [np.zeros((2, 16), np.float32)] * 2
+    first = mdnrnn.forward(p, mcfg, *args(slice(0, 20)), carry=carry).data
+    second = mdnrnn.forward(p, mcfg, *args(slice(20, 40)), carry=carry).data
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, rtol=1e-5, atol=1e-6)
+    # without the carried state the second window starts from zeros and differs
+    fresh = mdnrnn.forward(p, mcfg, *args(slice(20, 40))).data
+    assert np.abs(fresh - whole[:, 20:]).max() > 1e-3
+
+
 def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
     starts = train_rnn.windows(480, 12)
     train, val = train_rnn.split_windows(starts, 0.25, seed=3)
@@ -81,6 +129,9 @@ def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
     assert sorted(np.concatenate([train, val])) == sorted(starts)
     with pytest.raises(ValueError, match="val_share"):
         train_rnn.split_windows(starts, 1.0, seed=3)
+    runs.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
+    with pytest.raises(ValueError, match="carry_state.*val_share=0"):
+        train_rnn.main(tiny_doom(tmp_path, seq_len=12, val_share=0.25, carry_state=True))
     runs.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
     train_rnn.main(tiny_doom(tmp_path, epochs=15, batch=4, seq_len=12, lr=0.01, val_share=0.25))
     logs = [json.loads(l) for l in (tmp_path / "mdnrnn.jsonl").read_text().splitlines()]
