@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# carry/: one round of section 5 from the shipped agent, with M trained statefully (rnn.carry_state):
+# round 0's 1,500 random-policy rollouts (the same seeds: the same 473,938 frames) + 600 real
+# episodes of the shipped agent; M from the shipped M +10 epochs with its LSTM state carried from
+# window to window; C from the shipped C, 40 generations in the new dream; both seed sets.
+# Run from the repository's root; RUN (default /work/runs/lc) is outside git.
+set -euo pipefail
+RUN=${1:-/work/runs/lc}
+minwm collect doom --run-dir "$RUN"
+cp minwm/weights/doom/{vae,mdnrnn,controller}.npz "$RUN"/
+minwm encode doom --run-dir "$RUN"
+minwm iterate doom --run-dir "$RUN" iterate.iterations=1 iterate.rollouts=600 iterate.rnn_epochs=10 \
+    iterate.generations=40 rnn.carry_state=true
+cp "$RUN"/iter1/evaluate.json "$RUN"/iter1/evaluate.png /tmp/
+minwm evaluate doom --run-dir "$RUN"/iter1 evaluate.seed=2000000
+mv "$RUN"/iter1/evaluate.json "$RUN"/iter1/evaluate-val.json
+mv "$RUN"/iter1/evaluate.png "$RUN"/iter1/evaluate-val.png
+mv /tmp/evaluate.json /tmp/evaluate.png "$RUN"/iter1/
