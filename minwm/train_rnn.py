@@ -13,10 +13,11 @@ more than seq_len steps of an episode, while the dream runs it for up to 2,100. 
 trains statefully instead (truncated backpropagation through time): the episodes, shuffled each
 epoch, are laid end to end in `batch` lanes, each lane is read in consecutive windows, and the
 LSTM state at the end of one window is where the next begins, so every step sees its episode's
-whole past and the gradient reaches back seq_len steps. rnn.val_share > 0 holds a share of the windows out and
-logs their losses after every epoch (the done head, with few deaths to learn from, can over-fit
-while the z loss looks fine). Checkpoints hold parameters, Adam's moments, the RNG
-and the epoch's shuffle, so an interrupted run resumes exactly where it stopped.
+whole past and the gradient reaches back seq_len steps. rnn.val_share > 0 holds a share of the
+windows out and logs their losses after every epoch (the done head, with few deaths to learn
+from, can over-fit while the z loss looks fine). Checkpoints hold parameters, Adam's moments, the
+RNG, the epoch's shuffle and the carried state, so an interrupted run resumes exactly where it
+stopped.
 """
 import time
 
@@ -149,7 +150,7 @@ def main(cfg: Config):
     t0 = time.time()
     try:
         while step < total:
-            before = runs.rng_state(rng), list(state)   # what a Ctrl-C inside this step restores
+            before = step, runs.rng_state(rng), list(state)   # what a Ctrl-C inside this step undoes
             i = step % steps_per_epoch
             if i == 0 or step == bar.initial:
                 idx = epoch_windows(order, bounds, batch, T, carry)      # (steps, batch, T+1)
@@ -179,8 +180,9 @@ def main(cfg: Config):
                     state = [np.zeros_like(x) for x in state]            # and fresh lanes
                 checkpoint()
     except KeyboardInterrupt:                                        # Ctrl-C: keep every finished step
-        runs.set_rng_state(rng, before[0])                           # and undo the unfinished one
-        state[:] = before[1]
+        if step == before[0]:                                        # and undo the unfinished one
+            runs.set_rng_state(rng, before[1])
+            state[:] = before[2]
         checkpoint()
         raise
     bar.close()
