@@ -121,8 +121,6 @@ def main(cfg: Config):
         raise ValueError(f"rnn.carry_state: {len(series['mu'])} frames in {batch} lanes are "
                          f"shorter than rnn.seq_len + 1 = {T + 1}; lower rnn.batch or rnn.seq_len")
     shuffle = lambda rng: rng.permutation(len(bounds) - 1 if carry else starts_all)
-    steps_per_epoch = len(starts_all) // batch if not carry else (len(series["mu"]) // batch - 1) // T
-    total = steps_per_epoch * cfg.rnn.epochs
 
     rng = np.random.default_rng(cfg.seed + 2)
     p = mdnrnn.init_params(mcfg, rng)
@@ -139,6 +137,9 @@ def main(cfg: Config):
         order = arrays["order"]
         if carry:
             state = [arrays["h"], arrays["c"]]
+    idx = epoch_windows(order, bounds, batch, T, carry)              # (steps, batch, T+1)
+    steps_per_epoch = len(idx)
+    total = steps_per_epoch * cfg.rnn.epochs
     log.truncate_after("step", step)                                 # a fresh start: an empty log
     if step >= total and out.exists():
         return out
@@ -152,8 +153,6 @@ def main(cfg: Config):
         while step < total:
             before = step, runs.rng_state(rng), list(state)   # what a Ctrl-C inside this step undoes
             i = step % steps_per_epoch
-            if i == 0 or step == bar.initial:
-                idx = epoch_windows(order, bounds, batch, T, carry)      # (steps, batch, T+1)
             z, a, restart, done, mask = batch_arrays(series, idx[i], rng)
             opt.zero_grad()
             loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask,
@@ -177,6 +176,7 @@ def main(cfg: Config):
             if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
                 if step % steps_per_epoch == 0:
                     order = shuffle(rng)                                 # next epoch's shuffle
+                    idx = epoch_windows(order, bounds, batch, T, carry)
                     state = [np.zeros_like(x) for x in state]            # and fresh lanes
                 checkpoint()
     except KeyboardInterrupt:                                        # Ctrl-C: keep every finished step

@@ -132,7 +132,6 @@ def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
     runs.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
     with pytest.raises(ValueError, match="carry_state.*val_share=0"):
         train_rnn.main(tiny_doom(tmp_path, seq_len=12, val_share=0.25, carry_state=True))
-    runs.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
     train_rnn.main(tiny_doom(tmp_path, epochs=15, batch=4, seq_len=12, lr=0.01, val_share=0.25))
     logs = [json.loads(l) for l in (tmp_path / "mdnrnn.jsonl").read_text().splitlines()]
     val = [r for r in logs if "val_z_loss" in r]

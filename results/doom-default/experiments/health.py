@@ -3,8 +3,8 @@
     python results/doom-default/experiments/health.py [EPISODES] [FIRST_SEED] [WEIGHTS]
 
 Plays the random policy of the data collection (a uniform action in [-1, 1] held 1-10 steps), or
-the agent in WEIGHTS (e.g. minwm/weights/doom), and reads ViZDoom's HEALTH every step. The paper's frames crop the status bar, so the health is not
-in V's z: M can know how close the player is to death only by remembering the earlier hits
+the agent in WEIGHTS (e.g. minwm/weights/doom), and reads ViZDoom's HEALTH every step. The
+paper's frames crop the status bar, so the health is not in V's z: M can know how close the player is to death only by remembering the earlier hits
 (the screen flashes red on a hit). If that memory must reach further back than M's training
 windows (rnn.seq_len, 100 steps in the default preset), M cannot learn it there.
 """
@@ -44,13 +44,13 @@ for seed in range(first, first + n):
             t += 1
             if env.step(a)[2]:
                 break
-    trace = np.array(trace)
-    drops = list(np.flatnonzero(np.diff(trace) < 0) + 1)   # steps whose health is lower
-    damage += list(-np.diff(trace)[np.diff(trace) < 0])
+    change = np.diff(trace)
+    drops = np.flatnonzero(change < 0) + 1                # steps whose health is lower
+    damage += list(-change[change < 0])
     lengths.append(t)
     if t < 2100:                                        # died: the lethal hit ends the episode
         hits.append(len(drops))
-        if drops:
+        if len(drops):
             gaps.append(t - drops[-1])
 env.close()
 hits, gaps = np.array(hits), np.array(gaps)
