@@ -16,21 +16,21 @@ import signal
 import sys
 from pathlib import Path
 
-from minwm import config, runs
+from minwm import config, formats, runs
 
 STAGES = ("collect", "train-vae", "encode", "train-rnn", "evolve", "evaluate")
 
 
 # stage -> (module, its main(cfg), the output that shows the stage is done)
 STAGE_MAINS = {
-    "collect": ("minwm.rollouts", "collect_stage", "rollouts"),
+    "collect": ("minwm.collect", "main", "rollouts"),
     "train-vae": ("minwm.train_vae", "main", "vae.npz"),
-    "encode": ("minwm.train_vae", "encode", "series.npz"),
+    "encode": ("minwm.encode", "main", "series.npz"),
     "train-rnn": ("minwm.train_rnn", "main", "mdnrnn.npz"),
     "evolve": ("minwm.evolve", "main", "controller.npz"),
     "evaluate": ("minwm.evaluate", "main", "evaluate.json"),
-    "play": ("minwm.evaluate", "play", None),
-    "dream": ("minwm.evaluate", "dream_gif", None),
+    "play": ("minwm.show", "play", None),
+    "dream": ("minwm.show", "dream_gif", None),
     "iterate": ("minwm.iterate", "main", None),
 }
 
@@ -91,7 +91,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "demo":
-            from minwm.evaluate import demo
+            from minwm.show import demo
             demo(args.generations, Path(args.out))
             return None
         cfg = make_config(args)
@@ -104,7 +104,8 @@ def main(argv=None):
         print(f"minwm {args.command}: interrupted; run the same command again to resume",
               file=sys.stderr)
         return 130
-    except (runs.MissingInput, ValueError, FloatingPointError) as e:
+    except (formats.MissingInput, formats.FormatError, runs.RunBusy, ValueError,
+            FloatingPointError) as e:
         print(f"minwm {args.command}: {e}", file=sys.stderr)
         return 2
 

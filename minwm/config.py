@@ -1,25 +1,70 @@
-"""Configuration of the pipeline: one frozen dataclass per stage, presets, command-line overrides.
+"""Configuration of the pipeline: one frozen dataclass per stage, presets, command-line overrides,
+the seeds of every stage, and the environment spec that each environment module fills in.
 
     cfg = preset("doom", "default")                  # tiny | default | paper
     cfg = override(cfg, ["rnn.epochs=5", "evolve.tau=1.25"])
+    spec(cfg.env).max_steps                          # 2100: an environment's facts, from minwm/doom.py
 
 Every field holds the paper's value (or the original code's, where the paper is silent) unless
-the preset says otherwise; the comment on a field says where its value comes from.
+the preset says otherwise; the comment on a field says where its value comes from. Values that
+differ between environments (Nz, M's size, ...) come from the environment's spec.
 """
 import dataclasses
+import importlib
 import json
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
-ENVS = ("carracing", "doom")
+ENVS = ("carracing", "doom")      # each is a module minwm/<name>.py that defines SPEC
 PRESETS = ("tiny", "default", "paper")
+
+# Seeds: every stage draws episodes from its own range, so no episode is seen twice by accident.
+# Collection: run seed * 100,000,000 + 0, 1, ...; evolution in the real env adds TRAIN_SEED (each
+# generation's candidates meet the same tracks) and scores the CMA mean on EVAL_SEED + 0, 1, ...;
+# round k of section 5's procedure records ITER_SEED + 100,000 k + j; evaluate starts at
+# Evaluate.seed (1,000,000); 2,000,000+ is a second, held-out evaluation set.
+COLLECT_SEED_STRIDE = 100_000_000
+TRAIN_SEED, EVAL_SEED, ITER_SEED = 2_000_000, 3_000_000, 4_000_000
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """All of one environment's facts; minwm/carracing.py and minwm/doom.py each define one (SPEC).
+    The rest of the code asks the spec and never branches on the environment's name."""
+    name: str                     # the CLI's name: "carracing", "doom"
+    title: str                    # for plots: "CarRacing", "Take Cover"
+    score: str                    # what a score counts, for plots: "score", "time steps survived"
+    max_steps: int                # the episode cap (CarRacing-v3 1000, DoomTakeCover-v0 2100)
+    controller: object            # C's default controller.ControllerConfig (inputs, bias, A)
+    m_restart: bool               # M has the restart input (episode starts inside a window)
+    m_done: bool                  # M has the done head (needed to dream the episode's end)
+    make: Callable                # make(max_steps) -> env with reset(seed) / step(a) / close()
+    explore: Callable             # explore(rng, T) -> (T, A) random-policy actions for collect
+    env_action: Callable          # C's output a (N, A) in [-1, 1] -> the env's action
+    m_input: Callable             # recorded actions (T, A) -> what M is fed (T, A) float32
+    min_frames: int = 0           # collect drops episodes that end sooner (Doom: 101, original)
+    presets: dict = field(default_factory=dict)   # preset name -> overrides on the paper preset
+
+    def steps(self, max_steps=0):
+        """A config's step cap: 0 means the environment's own."""
+        return max_steps or self.max_steps
+
+
+@lru_cache(maxsize=None)
+def spec(env) -> EnvSpec:
+    """The EnvSpec of environment `env` (imported on first use: Doom never loads gymnasium)."""
+    if env not in ENVS:
+        raise ValueError(f"unknown environment {env!r}: choose one of {', '.join(ENVS)}")
+    return importlib.import_module(f"minwm.{env}").SPEC
 
 
 @dataclass(frozen=True)
 class Collect:
     rollouts: int = 10000          # random-policy rollouts (paper: 10,000)
     workers: int = 0               # 0: all cores
-    max_frames: int = 0            # 0: the environment's own limit (CarRacing 1000, Doom 2100)
+    max_frames: int = 0            # 0: the environment's own cap (EnvSpec.max_steps)
 
 
 @dataclass(frozen=True)
@@ -53,15 +98,17 @@ class TrainM:
 
 @dataclass(frozen=True)
 class Evolve:
-    population: int = 64           # CMA-ES population (appendix A.3)
+    population: int = 64           # CMA-ES population (appendix A.4)
     rollouts: int = 16             # rollouts per candidate; fitness = their mean reward
     sigma0: float = 0.1            # initial step size, start at 0 (original code)
     generations: int = 1800        # paper: ~1800 for CarRacing
     eval_every: int = 25           # evaluate the CMA mean every N generations ...
     eval_rollouts: int = 1024      # ... over this many rollouts, keep the best (original code)
+    keep: str = "mean"             # what is scored and kept: "mean", the CMA mean (original code),
+                                   # or "best", the generation's best candidate (the paper)
     in_dream: bool = False         # Doom: C is trained entirely inside M's dream
     tau: float = 1.15              # dream temperature (paper); the original code used 1.25
-    max_steps: int = 0             # 0: the environment's limit (CarRacing 1000, Doom 2100)
+    max_steps: int = 0             # 0: the environment's own cap (EnvSpec.max_steps)
     workers: int = 0               # real-env rollouts: 0 = all cores
     backend: str = "local"         # "local" (multiprocessing) or "ray" (ray.util.multiprocessing)
     controller: str = "full"       # "full" (paper), "z" or "z_hidden" (the paper's ablations)
@@ -80,7 +127,7 @@ class Iterate:
 class Evaluate:
     trials: int = 100              # consecutive episodes in the real environment (paper: 100)
     seed: int = 1_000_000          # first episode seed (disjoint from collection and evolution)
-    max_steps: int = 0             # 0: the environment's limit (CarRacing 1000, Doom 2100)
+    max_steps: int = 0             # 0: the environment's own cap (EnvSpec.max_steps)
 
 
 @dataclass(frozen=True)
@@ -101,41 +148,31 @@ class Config:
         return Path(self.run_dir)
 
 
+# Preset values shared by every environment; each spec adds its own (EnvSpec.presets).
+COMMON = {
+    "default": ("vae.epochs=1", "vae.max_frames=300000", "evolve.eval_every=10",
+                "iterate.rollouts=300", "iterate.generations=20"),
+    "tiny": ("collect.rollouts=4", "vae.batch=16", "vae.epochs=1", "vae.checkpoint_every=5",
+             "rnn.hidden=32", "rnn.seq_len=20", "rnn.batch=4", "rnn.epochs=2",
+             "rnn.checkpoint_every=5", "evolve.population=4", "evolve.rollouts=2",
+             "evolve.generations=2", "evolve.eval_every=1", "evolve.eval_rollouts=4",
+             "evolve.workers=2", "evaluate.trials=2", "iterate.iterations=1", "iterate.rollouts=2",
+             "iterate.rnn_epochs=1", "iterate.generations=1"),
+}
+
+
 def preset(env, name="default", run_dir=None):
     """The configuration of `env` ("carracing" or "doom") at preset `name` ("tiny", "default",
-    "paper"). tiny runs in seconds (tests); default gives a real result on a 2-core laptop in
-    a few hours; paper is the paper's full protocol."""
-    if env not in ENVS:
-        raise ValueError(f"unknown environment {env!r}: choose one of {', '.join(ENVS)}")
+    "paper"). paper is the paper's full protocol; default gives a real result on a 2-core laptop
+    in a few hours; tiny runs in seconds (tests). The environment's spec holds its own values."""
+    s = spec(env)
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-    doom = env == "doom"
     cfg = Config(env=env, preset=name, run_dir=run_dir or f"runs/{env}-{name}")
-    if doom:  # appendix: Nz 64, 512 units, dream at tau 1.15; original: 500-step chunks, lr decay
-        cfg = replace(cfg, vae=replace(cfg.vae, nz=64),
-                      rnn=replace(cfg.rnn, hidden=512, seq_len=500, lr_decay=0.99999),
-                      evolve=replace(cfg.evolve, in_dream=True, generations=300))
-    if name == "paper":
-        return cfg
-    if name == "default":  # Doom: run ~1.5 h + iterate ~1.5 h on 2 cores; timings in README
-        return replace(
-            cfg,
-            collect=replace(cfg.collect, rollouts=1500 if doom else 200),
-            vae=replace(cfg.vae, epochs=1, max_frames=300_000),
-            rnn=replace(cfg.rnn, epochs=60 if doom else 20, seq_len=100 if doom else 999),
-            evolve=replace(cfg.evolve, generations=20 if doom else 30,
-                           rollouts=16 if doom else 2, eval_every=10,
-                           eval_rollouts=1024 if doom else 16),
-            iterate=replace(cfg.iterate, rollouts=300, generations=20))
-    return replace(  # tiny: every stage in seconds, on the real environments
-        cfg,
-        collect=replace(cfg.collect, rollouts=4, max_frames=0 if doom else 60),
-        vae=replace(cfg.vae, batch=16, epochs=1, checkpoint_every=5),
-        rnn=replace(cfg.rnn, hidden=32, seq_len=20, batch=4, epochs=2, checkpoint_every=5),
-        evolve=replace(cfg.evolve, population=4, rollouts=2, generations=2, eval_every=1,
-                       eval_rollouts=4, max_steps=50 if not doom else 0, workers=2),
-        evaluate=replace(cfg.evaluate, trials=2, max_steps=50 if not doom else 0),
-        iterate=replace(cfg.iterate, iterations=1, rollouts=2, rnn_epochs=1, generations=1))
+    cfg = override(cfg, s.presets.get("paper", ()))
+    if name != "paper":
+        cfg = override(cfg, COMMON[name] + tuple(s.presets.get(name, ())))
+    return cfg
 
 
 def _convert(text, typ, key):

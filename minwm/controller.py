@@ -5,38 +5,46 @@
     ablations   a = tanh(W z + b)                                      3 * 32 + 3 = 99 (CarRacing)
                 a = tanh(W2 tanh(W1 z + b1) + b2), 40 hidden units      32 * 40 + 40 + 40 * 3 + 3 = 1443
 
-Actions: CarRacing steering a0 in [-1, 1], gas (a1 + 1) / 2, brake clip(a2, 0, 1); Doom left if
-a < -1/3, right if a > 1/3, otherwise stay, written -1, +1 and 0.
+C's output a in [-1, 1] becomes the environment's action by the map in its spec (EnvSpec.env_action:
+carracing.env_action, doom.env_action); each environment's own C is its spec's `controller`.
 
 The parameters are one flat vector theta (what CMA-ES searches), layer by layer, each layer
 [W.ravel() (out, in) row-major, b (out,)] (b absent without bias); W's input columns follow the
 order of `inputs` ([z, c, h] for Doom). theta (P,) is one controller for every row; theta (N, P)
 gives each rollout its own, so a whole CMA-ES population steps as one batch in the dream.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
+from minwm.config import spec
+
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    nz: int = 32              # V's latent size (appendix A.1: 32 CarRacing, 64 Doom)
-    hidden: int = 256         # M's LSTM units (appendix A.2: 256 CarRacing, 512 Doom)
-    na: int = 3               # action size: steer, gas, brake (CarRacing); 1 (Doom)
-    inputs: str = "zh"        # C's inputs in order: "zh" CarRacing, "zch" Doom (z, cell, hidden), "z" ablation
+    nz: int                   # V's latent size (appendix A.1: 32 CarRacing, 64 Doom)
+    hidden: int               # M's LSTM units (appendix A.2: 256 CarRacing, 512 Doom)
+    na: int                   # action size: steer, gas, brake (CarRacing); 1 (Doom)
+    inputs: str               # C's inputs in order: "zh" CarRacing, "zch" Doom (z, cell, hidden), "z" ablation
+    bias: bool                # Doom's controller has none (original code: 1088 = 64 + 512 + 512)
+    env: str                  # whose action map (EnvSpec.env_action): "carracing" or "doom"
     n_hidden: int = 0         # 0: linear (paper); 40: the ablation with a tanh hidden layer
-    bias: bool = True         # Doom's controller has none (original code: 1088 = 64 + 512 + 512)
-    env: str = "carracing"    # action mapping: "carracing" or "doom"
     feed_m: str = "env"       # what M is fed: "env", the action the env acted on (Doom: discretised
                               # {-1, 0, 1}; CarRacing: steer, gas, brake as the original code), or
                               # "raw", C's tanh output
 
 
-CARRACING = ControllerConfig()
-CARRACING_Z = ControllerConfig(inputs="z")                       # paper's ablation "z only"
-CARRACING_Z_HIDDEN = ControllerConfig(inputs="z", n_hidden=40)   # paper's "z + hidden layer"
-DOOM = ControllerConfig(nz=64, hidden=512, na=1, inputs="zch", bias=False, env="doom")
+ABLATIONS = ("full", "z", "z_hidden")
+
+
+def ablation(cfg: ControllerConfig, kind):
+    """The paper's C ("full"), or one of its CarRacing ablations: "z" (a = tanh(W z + b)) or
+    "z_hidden" (z through a 40-unit tanh layer)."""
+    if kind not in ABLATIONS:
+        raise ValueError(f"evolve.controller={kind!r}: choose one of {', '.join(ABLATIONS)}")
+    return {"full": cfg, "z": replace(cfg, inputs="z"),
+            "z_hidden": replace(cfg, inputs="z", n_hidden=40)}[kind]
 
 
 @lru_cache(maxsize=None)
@@ -103,16 +111,9 @@ def act(cfg: ControllerConfig, theta, z, h=None, c=None):
 
 
 def env_action(cfg: ControllerConfig, a):
-    """C's output a (N, A) -> the environment's action.
-
-    CarRacing (N, 3) float32: steer a0, gas (a1 + 1) / 2, brake clip(a2, 0, 1).
-    Doom (N,) int8: -1 left (a < -1/3), +1 right (a > 1/3), 0 stay.
-    """
-    if cfg.env == "carracing":
-        return np.stack([a[:, 0], (a[:, 1] + 1.0) / 2.0, np.clip(a[:, 2], 0.0, 1.0)], axis=1).astype(np.float32)
-    if cfg.env == "doom":
-        return ((a[:, 0] > 1.0 / 3.0).astype(np.int8) - (a[:, 0] < -1.0 / 3.0).astype(np.int8))
-    raise ValueError(f"unknown env {cfg.env!r}")
+    """C's output a (N, A) -> the environment's action, by its spec's map (CarRacing (N, 3)
+    float32 steer, gas, brake; Doom (N,) int8 -1 left, 0 stay, +1 right)."""
+    return spec(cfg.env).env_action(a)
 
 
 def m_action(cfg: ControllerConfig, a):

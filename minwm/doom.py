@@ -1,6 +1,6 @@
 """Take Cover as the paper saw it (DoomTakeCover-v0), from ViZDoom's bundled scenario.
 
-Settings that make scores comparable with the paper's (DETAILS.md, "Environments today"):
+Settings that make scores comparable with the paper's (from the authors' code, hardmaru/WorldModelsExperiments):
 - skill 4, one game tic per step, +1 per tic survived (the scenario's living reward), episodes
   capped at 2100 steps (the scenario itself has no cap), episode start time 14;
 - actions left / stay / right from the controller's continuous output: a < -1/3 moves left,
@@ -30,8 +30,10 @@ import threading
 import weakref
 
 import numpy as np
-import vizdoom as vzd
 from PIL import Image
+
+from minwm.config import EnvSpec
+from minwm.controller import ControllerConfig
 
 SKILL = 4             # the paper's "5" was effectively 4; with 5 a random policy scores ~56
 MAX_STEPS = 2100      # DoomTakeCover-v0's episode cap
@@ -40,6 +42,7 @@ THRESHOLD = 1 / 3     # a < -1/3: left, a > 1/3: right, else stay
 RESOLUTION = "160x120"
 FRAME_SIZE = 64
 LEFT, STAY, RIGHT = [1.0, 0.0], [0.0, 0.0], [0.0, 1.0]  # buttons (MOVE_LEFT, MOVE_RIGHT)
+MIN_FRAMES = 101      # collect drops episodes of 100 frames or fewer (original code)
 
 _chdir_lock = threading.Lock()  # the working directory is per process: one game starts at a time
 
@@ -50,6 +53,30 @@ def process_frame(screen, size=FRAME_SIZE):
     rows = screen.shape[0] * 5 // 6
     image = Image.fromarray(np.ascontiguousarray(screen[:rows]))
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))  # (64, 64, 3)
+
+
+def env_action(a):
+    """C's output a (N, 1) in [-1, 1] -> (N,) int8: -1 left (a < -1/3), +1 right (a > 1/3), 0 stay."""
+    return (a[:, 0] > THRESHOLD).astype(np.int8) - (a[:, 0] < -THRESHOLD).astype(np.int8)
+
+
+def m_input(actions):
+    """Recorded actions (T,) or (T, 1), continuous (collect) or already -1 / 0 / +1 (an agent's)
+    -> what M is fed: the discrete -1 / 0 / +1 the game acted on, (T, 1) float32."""
+    a = np.asarray(actions, np.float32).reshape(len(actions), 1)
+    return env_action(a).reshape(len(a), 1).astype(np.float32)
+
+
+def held_actions(rng, T):
+    """The exploration policy of collect: (T,) float32, a uniform random value in [-1, 1] held for
+    1 to 10 frames (original code)."""
+    a = np.empty(T, np.float32)
+    t = 0
+    while t < T:
+        hold = rng.integers(1, 11)
+        a[t:t + hold] = rng.uniform(-1.0, 1.0)
+        t += hold
+    return a
 
 
 def buttons(a):
@@ -111,6 +138,7 @@ class TakeCover:
     """
 
     def __init__(self, max_steps=MAX_STEPS, resolution=RESOLUTION, skill=SKILL):
+        import vizdoom as vzd  # here, not at the top: the spec alone needs no game engine
         self.max_steps = max_steps
         self.directory = tempfile.mkdtemp(prefix="minwm-vizdoom-")
         game = vzd.DoomGame()
@@ -159,3 +187,20 @@ class TakeCover:
 
     def close(self):
         self._finalizer()
+
+
+SPEC = EnvSpec(
+    name="doom", title="Take Cover", score="time steps survived", max_steps=MAX_STEPS,
+    # C: a = tanh(w . [z, c, h]), no bias: 64 + 512 + 512 = 1088 parameters (original code)
+    controller=ControllerConfig(nz=64, hidden=512, na=1, inputs="zch", bias=False, env="doom"),
+    m_restart=True, m_done=True,        # episodes start inside windows; the dream needs its end
+    make=lambda max_steps: TakeCover(max_steps=max_steps),
+    explore=held_actions, env_action=env_action, m_input=m_input, min_frames=MIN_FRAMES,
+    presets={
+        # appendix: Nz 64, 512 units; original code: 500-step chunks, lr decay; C in the dream
+        "paper": ("vae.nz=64", "rnn.hidden=512", "rnn.seq_len=500", "rnn.lr_decay=0.99999",
+                  "evolve.in_dream=true", "evolve.generations=300"),
+        # run ~1.5 h + iterate ~1.5 h on 2 cores (results/doom-default)
+        "default": ("collect.rollouts=1500", "rnn.epochs=60", "rnn.seq_len=100",
+                    "evolve.generations=20", "evolve.rollouts=16", "evolve.eval_rollouts=1024"),
+    })

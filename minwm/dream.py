@@ -7,7 +7,7 @@ For every rollout (the original's DoomCoverRNNEnv, batched):
     step t  a_t = C(z_t, c_t, h_t)
             h_{t+1}, c_{t+1} = LSTM([z_t, a_t, restart_t], h_t, c_t)          (M)
             z_{t+1} ~ the mixture from h_{t+1} at temperature tau              (M's head)
-            reward +1; done if the done logit > 0 (p > 0.5, not sampled) or t + 1 = 2100
+            reward +1; done if the done logit > 0 (p > 0.5, not sampled) or t + 1 = the cap
 
 The reward of a rollout is the number of steps it survived, the step that ends it included.
 A whole CMA-ES population times its rollouts is one batch, each row with its own controller.
@@ -21,17 +21,23 @@ All randomness comes from the np.random.Generator passed in: same seed, same rew
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from minwm import controller as C
+from minwm.config import spec
 from minwm.infer import MDNRNN, VAE, decode
 from minwm.kernels import lstm_step, mdn_sample
 
 
 @dataclass(frozen=True)
 class DreamConfig:
-    tau: float = 1.15          # temperature (paper, Doom); the original code used 1.25
-    max_steps: int = 2100      # Take Cover's time limit, as DoomRNN
+    tau: float                 # temperature (paper, Doom: 1.15; the original code used 1.25)
+    max_steps: int             # the real environment's cap (Take Cover: 2100, as DoomRNN)
+
+
+def dream_config(cfg):
+    """The dream of a run's config (minwm.config.Config): evolve.tau, and the environment's cap
+    unless evolve.max_steps says otherwise."""
+    return DreamConfig(tau=cfg.evolve.tau, max_steps=spec(cfg.env).steps(cfg.evolve.max_steps))
 
 
 def dream(m: MDNRNN, ccfg: C.ControllerConfig, theta, mu0, logvar0, cfg: DreamConfig,
@@ -41,7 +47,7 @@ def dream(m: MDNRNN, ccfg: C.ControllerConfig, theta, mu0, logvar0, cfg: DreamCo
     theta (B, P): one controller per rollout; or theta (P,) shared by all B = count rollouts (e.g.
     the CMA mean over 1024 rollouts). mu0, logvar0 (E, Z): recorded first-frame statistics of E episodes.
     Returns rewards (B,) float32; with record=True also zs (B, T + 1, Z) float32, z_0 .. z_T of
-    every rollout, NaN after its end (for a few rollouts only: B * 2101 * Z floats).
+    every rollout, NaN after its end (for a few rollouts only: B * (max_steps + 1) * Z floats).
     """
     theta = np.array(theta, np.float32)                                 # own copy: rows move
     shared = theta.ndim == 1
@@ -123,14 +129,3 @@ def dream_frames(vae: VAE, zs):
     """zs (T, Z) of one rollout (NaN rows, past its end, dropped) -> frames (T', 64, 64, 3) uint8."""
     zs = zs[~np.isnan(zs).any(axis=1)]
     return (decode(vae, zs) * 255.0 + 0.5).astype(np.uint8)
-
-
-def save_dream(vae: VAE, zs, path, every=1, fps=20):
-    """Decode one rollout's zs (T, Z) with V and write the dream: a .gif animation, or else (e.g.
-    .png) one image strip of every `every`-th frame side by side."""
-    frames = dream_frames(vae, zs)[::every]
-    images = [Image.fromarray(f) for f in frames]
-    if str(path).endswith(".gif"):
-        images[0].save(path, save_all=True, append_images=images[1:], duration=1000 // fps, loop=0)
-    else:
-        Image.fromarray(np.concatenate(list(frames), axis=1)).save(path)

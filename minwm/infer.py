@@ -1,101 +1,37 @@
 """Inference from exported weights: V's encoder and decoder, M's step, and the real-env agent step.
 
-NumPy and Numba only: this never imports the autograd core (minwm.autograd).
+NumPy and Numba only: this never imports the autograd core (minwm.autograd). The weights' layout
+(names, shapes, meta) is documented and checked in minwm.formats; here they are wrapped for use.
 
-The exported layout (written by minwm.vae.export and minwm.mdnrnn.export, read here). All float32,
-images NHWC; flat names in one .npz each.
-
-V, vae.npz (appendix A.1)
-    enc.conv{1..4}.w  (4, 4, Cin, Cout)  channels 3 -> 32 -> 64 -> 128 -> 256, stride 2, ReLU
-    enc.conv{1..4}.b  (Cout,)            64x64 -> 31 -> 14 -> 6 -> 2
-    flatten (N, 2, 2, 256) -> (N, 1024) in C order (h, w, c)
-    enc.mu.w, enc.logvar.w (1024, Z);  enc.mu.b, enc.logvar.b (Z,)
-    dec.dense.w (Z, 1024), dec.dense.b (1024,)    no activation; reshape (N, 1, 1, 1024)
-    dec.deconv{1..4}.w (Cin, k, k, Cout), .b (Cout,), stride 2: 1024 -> 128 (k 5) -> 64 (k 5)
-        -> 32 (k 6) -> 3 (k 6); 1 -> 5 -> 13 -> 30 -> 64; ReLU, but a sigmoid on the last
-    meta.nz
-
-M, mdnrnn.npz (appendix A.2)
-    lstm.wx (D, 4H), lstm.wh (H, 4H), lstm.b (4H,)   gate order [i, f, g, o]
-        gates = x @ wx + h @ wh + b;  i, f, o = sigmoid, g = tanh;  c' = f c + i g;  h' = o tanh(c')
+    gates = x @ wx + h @ wh + b;  i, f, o = sigmoid, g = tanh;  c' = f c + i g;  h' = o tanh(c')
         x = [z (Z), a (A), restart (1, Doom only)];  where restart = 1, (h, c) is zeroed first
-    mdn.w (H, 3ZK + done), mdn.b:  y = h' @ mdn.w + mdn.b
-        y[:, 0:ZK] logits -> (N, Z, K), logpi = logits - logsumexp_K(logits)
-        y[:, ZK:2ZK] mu (N, Z, K), y[:, 2ZK:3ZK] logsigma (N, Z, K), y[:, 3ZK] done logit (Doom)
-        one K-way mixture for every z dimension (diagonal); at temperature tau the logits are
-        divided by tau and sigma multiplied by sqrt(tau)
-    meta.nz, meta.na, meta.hidden, meta.k (5), meta.restart (0/1), meta.done (0/1)
+    y = h' @ mdn.w + mdn.b: logits -> logpi = logits - logsumexp_K(logits), mu, logsigma (N, Z, K),
+        one K-way mixture for every z dimension (diagonal), and the done logit (Doom); at
+        temperature tau the logits are divided by tau and sigma multiplied by sqrt(tau)
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from minwm import controller as C
+from minwm import controller as C, formats
 from minwm.kernels import lstm_step, mdn_head
 from minwm.ops import conv2d_forward, conv_transpose2d_forward
-
-ENC = ((3, 32), (32, 64), (64, 128), (128, 256))                 # (Cin, Cout), k 4, stride 2
-DEC = ((1024, 128, 5), (128, 64, 5), (64, 32, 6), (32, 3, 6))    # (Cin, Cout, k), stride 2
-
-
-def vae_shapes(nz):
-    """{name: shape} of every V tensor."""
-    s = {}
-    for i, (cin, cout) in enumerate(ENC, 1):
-        s[f"enc.conv{i}.w"], s[f"enc.conv{i}.b"] = (4, 4, cin, cout), (cout,)
-    for name in ("mu", "logvar"):
-        s[f"enc.{name}.w"], s[f"enc.{name}.b"] = (1024, nz), (nz,)
-    s["dec.dense.w"], s["dec.dense.b"] = (nz, 1024), (1024,)
-    for i, (cin, cout, k) in enumerate(DEC, 1):
-        s[f"dec.deconv{i}.w"], s[f"dec.deconv{i}.b"] = (cin, k, k, cout), (cout,)
-    return s
-
-
-def mdnrnn_shapes(nz, na, hidden, k=5, restart=False, done=False):
-    """{name: shape} of every M tensor."""
-    D, H, n_out = nz + na + int(restart), hidden, 3 * nz * k + int(done)
-    return {"lstm.wx": (D, 4 * H), "lstm.wh": (H, 4 * H), "lstm.b": (4 * H,),
-            "mdn.w": (H, n_out), "mdn.b": (n_out,)}
-
-
-def _check(arrays, shapes, source):
-    # Every expected tensor present with its shape, else one error that names them all.
-    missing = sorted(set(shapes) - set(arrays))
-    wrong = [f"{n} {tuple(arrays[n].shape)} (expected {shapes[n]})"
-             for n in shapes if n in arrays and tuple(arrays[n].shape) != shapes[n]]
-    if missing or wrong:
-        raise ValueError(f"{source}: " + "; ".join(
-            ([f"missing {', '.join(missing)}"] if missing else []) + ([f"wrong shape {', '.join(wrong)}"] if wrong else [])))
-    return {n: np.ascontiguousarray(arrays[n], dtype=np.float32) for n in shapes}
-
-
-def _meta(arrays, names, source):
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise ValueError(f"{source}: missing {', '.join(missing)}")
-    return [int(arrays[n]) for n in names]
-
-
-def _load(path):
-    with np.load(path) as f:
-        return dict(f)
 
 
 @dataclass(frozen=True, eq=False)
 class VAE:
     nz: int
-    params: dict                  # name -> float32 array, the layout above
+    params: dict                  # name -> float32 array, formats' layout
 
 
 def vae_from_arrays(arrays, source="vae weights"):
     """Check a {name: array} dict against the layout and wrap it."""
-    (nz,) = _meta(arrays, ["meta.nz"], source)
-    return VAE(nz, _check(arrays, vae_shapes(nz), source))
+    return VAE(*formats.read_vae(source, arrays=arrays))
 
 
-def load_vae(path):
-    """vae.npz -> VAE; ValueError naming the file and every missing key or wrong shape."""
-    return vae_from_arrays(_load(path), str(path))
+def load_vae(path, command="minwm train-vae ENV"):
+    """vae.npz -> VAE; one clear error (formats.FormatError) if the file is not a complete V."""
+    return VAE(*formats.read_vae(path, command))
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,36 +54,31 @@ class MDNRNN:
         return self.nz + self.na + int(self.restart)
 
 
+def _mdnrnn(meta, p):
+    w = np.ascontiguousarray(np.concatenate([p["lstm.wx"], p["lstm.wh"]]))
+    return MDNRNN(meta["nz"], meta["na"], meta["hidden"], meta["k"], bool(meta["restart"]),
+                  bool(meta["done"]), p["lstm.wx"], p["lstm.wh"], p["lstm.b"], p["mdn.w"], p["mdn.b"], w)
+
+
 def mdnrnn_from_arrays(arrays, source="mdnrnn weights"):
     """Check a {name: array} dict against the layout and wrap it."""
-    nz, na, hidden, k, restart, done = _meta(
-        arrays, ["meta.nz", "meta.na", "meta.hidden", "meta.k", "meta.restart", "meta.done"], source)
-    p = _check(arrays, mdnrnn_shapes(nz, na, hidden, k, restart, done), source)
-    w = np.ascontiguousarray(np.concatenate([p["lstm.wx"], p["lstm.wh"]]))
-    return MDNRNN(nz, na, hidden, k, bool(restart), bool(done), p["lstm.wx"], p["lstm.wh"], p["lstm.b"],
-                  p["mdn.w"], p["mdn.b"], w)
+    return _mdnrnn(*formats.read_mdnrnn(source, arrays=arrays))
 
 
-def load_mdnrnn(path):
-    """mdnrnn.npz -> MDNRNN; ValueError naming the file and every missing key or wrong shape."""
-    return mdnrnn_from_arrays(_load(path), str(path))
-
-
-def _random(shapes, rng, scale):
-    # N(0, scale^2 / fan_in) weights, N(0, (scale / 10)^2) biases
-    return {n: (rng.standard_normal(s) * scale / (np.sqrt(np.prod(s[:-1])) if len(s) > 1 else 10.0)).astype(np.float32)
-            for n, s in shapes.items()}
+def load_mdnrnn(path, command="minwm train-rnn ENV"):
+    """mdnrnn.npz -> MDNRNN; one clear error (formats.FormatError) if the file is not a complete M."""
+    return _mdnrnn(*formats.read_mdnrnn(path, command))
 
 
 def random_vae_arrays(nz, rng: np.random.Generator, scale=1.0):
     """Random V weights in the exported layout, meta included (tests, benchmarks; np.savez them)."""
-    return {**_random(vae_shapes(nz), rng, scale), "meta.nz": np.array(nz)}
+    return {**formats.random_weights(formats.vae_shapes(nz), rng, scale), "meta.nz": np.array(nz)}
 
 
 def random_mdnrnn_arrays(nz, na, hidden, rng: np.random.Generator, k=5, restart=False, done=False, scale=1.0):
     """Random M weights in the exported layout, meta included (tests, benchmarks; np.savez them)."""
     meta = dict(nz=nz, na=na, hidden=hidden, k=k, restart=int(restart), done=int(done))
-    return {**_random(mdnrnn_shapes(nz, na, hidden, k, restart, done), rng, scale),
+    return {**formats.random_weights(formats.mdnrnn_shapes(nz, na, hidden, k, restart, done), rng, scale),
             **{f"meta.{n}": np.array(v) for n, v in meta.items()}}
 
 

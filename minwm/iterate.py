@@ -19,13 +19,9 @@ from dataclasses import replace
 import numpy as np
 from tqdm import tqdm
 
-from minwm import evaluate, evolve, runs, train_rnn
-from minwm.agent import Pool
-from minwm.config import Config
-from minwm.rollouts import rollout_path, write_rollout
-from minwm.train_vae import encode
-
-ITER_SEED = 4_000_000        # rollouts of round k use seeds ITER_SEED + 100,000 k + j
+from minwm import encode, evaluate, evolve, formats, runs, train_rnn
+from minwm.agent import Agents
+from minwm.config import ITER_SEED, Config
 
 
 def _link_rollouts(src, dst):
@@ -36,10 +32,16 @@ def _link_rollouts(src, dst):
 
 
 def main(cfg: Config):
+    """iterate: cfg.iterate.iterations rounds, each in run_dir/iterK/ -> the last round's directory."""
+    with runs.writer(cfg.path):
+        return _iterate(cfg)
+
+
+def _iterate(cfg: Config):
     base, it = cfg.path, cfg.iterate
     for name, command in (("vae.npz", "train-vae"), ("mdnrnn.npz", "train-rnn"),
                           ("controller.npz", "evolve")):
-        runs.require(base / name, f"minwm {command} {cfg.env}")
+        formats.require(base / name, f"minwm {command} {cfg.env}")
     log = runs.Log(base / "iterate.jsonl")
     prev = base
     for k in range(1, it.iterations + 1):
@@ -57,21 +59,21 @@ def main(cfg: Config):
         _link_rollouts(prev / "rollouts", d / "rollouts")
 
         # 1. the current agent in the real environment, recorded as rollouts
-        ccfg, theta, _ = evolve.load_controller(prev / "controller.npz")
+        ccfg, theta, _ = formats.read_controller(prev / "controller.npz", f"minwm evolve {cfg.env}")
         seeds = [s for s in ITER_SEED + 100_000 * k + np.arange(it.rollouts)
-                 if not rollout_path(d / "rollouts", s).exists()]
+                 if not formats.rollout_path(d / "rollouts", s).exists()]
         if seeds:
-            pool = Pool(cfg.env, base / "vae.npz", prev / "mdnrnn.npz", cfg.evolve.workers,
-                        cfg.evolve.backend, cfg.collect.max_frames)
+            agents = Agents(cfg.env, base / "vae.npz", prev / "mdnrnn.npz", cfg.evolve.workers,
+                            cfg.evolve.backend, cfg.collect.max_frames)
             try:
-                for r in tqdm(pool.record([(ccfg, theta, int(s)) for s in seeds]), total=len(seeds),
+                for r in tqdm(agents.record([(ccfg, theta, int(s)) for s in seeds]), total=len(seeds),
                               desc=f"iterate {k}: agent rollouts", unit="rollout"):
-                    write_rollout(rollout_path(d / "rollouts", int(r["seed"])), r)
+                    formats.write_rollout(formats.rollout_path(d / "rollouts", int(r["seed"])), r)
             finally:
-                pool.close()
+                agents.close()
         # 2. M on all the data, then C in the new dream, then the real score
         if not (d / "series.npz").exists():
-            encode(kcfg, reuse=prev / "series.npz")      # only the new rollouts are encoded
+            encode.main(kcfg, reuse=prev / "series.npz")  # only the new rollouts are encoded
         train_rnn.main(kcfg)
         evolve.main(kcfg)
         evaluate.main(kcfg)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minwm import formats
 from minwm.autograd import Tensor, concat, lstm
 from minwm.kernels import mdn_head
 
@@ -46,15 +47,14 @@ class MDNRNNConfig:
 
 def init_params(cfg: MDNRNNConfig, rng: np.random.Generator, dtype=np.float32):
     """Glorot-uniform weights, zero biases but forget-gate bias 1 (TensorFlow's LSTM default)."""
-    H, D = cfg.hidden, cfg.n_in
     def glorot(shape):
         lim = np.sqrt(6.0 / sum(shape))
-        return Tensor(rng.uniform(-lim, lim, shape).astype(dtype), True)
-    b = np.zeros(4 * H, dtype)
-    b[H:2 * H] = 1.0                                                 # forget gate, order [i, f, g, o]
-    return {"lstm.wx": glorot((D, 4 * H)), "lstm.wh": glorot((H, 4 * H)),
-            "lstm.b": Tensor(b, True),
-            "mdn.w": glorot((H, cfg.n_out)), "mdn.b": Tensor(np.zeros(cfg.n_out, dtype), True)}
+        return rng.uniform(-lim, lim, shape).astype(dtype)
+    H = cfg.hidden
+    shapes = formats.mdnrnn_shapes(cfg.nz, cfg.na, H, cfg.k, cfg.restart, cfg.done)
+    p = {n: glorot(s) if len(s) == 2 else np.zeros(s, dtype) for n, s in shapes.items()}
+    p["lstm.b"][H:2 * H] = 1.0                                       # forget gate, order [i, f, g, o]
+    return {n: Tensor(a, True) for n, a in p.items()}
 
 
 def forward(p, cfg: MDNRNNConfig, z, a, restart=None, carry=None):
@@ -147,14 +147,18 @@ def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=N
 
 def export(p, cfg: MDNRNNConfig, path):
     """Write the flat-name .npz that the inference code (minwm.infer) loads without autograd."""
-    meta = {"meta.nz": cfg.nz, "meta.na": cfg.na, "meta.hidden": cfg.hidden, "meta.k": cfg.k,
-            "meta.restart": int(cfg.restart), "meta.done": int(cfg.done)}
-    np.savez(path, **{k: t.data.astype(np.float32) for k, t in p.items()}, **meta)
+    formats.save_mdnrnn(path, {k: t.data for k, t in p.items()}, cfg.nz, cfg.na, cfg.hidden,
+                        cfg.k, cfg.restart, cfg.done)
 
 
-def load_exported(p, path):
+def load_exported(p, cfg: MDNRNNConfig, path, command="minwm train-rnn ENV"):
     """Copy the weights of an exported .npz (export's file) into the autograd parameters p, in place:
     continue training an M (the iterative procedure) or score it on other data."""
-    with np.load(path) as f:
-        for k, t in p.items():
-            t.data[...] = f[k]
+    meta, w = formats.read_mdnrnn(path, command)
+    want = dict(nz=cfg.nz, na=cfg.na, hidden=cfg.hidden, k=cfg.k, restart=int(cfg.restart),
+                done=int(cfg.done))
+    if meta != want:
+        raise formats.FormatError(f"{path}: an M of {meta}, this config's M is {want}; start from "
+                                  f"an M of the same size, or without rnn.init")
+    for k, t in p.items():
+        t.data[...] = w[k]

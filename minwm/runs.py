@@ -1,6 +1,6 @@
-"""What every long stage shares: atomic checkpoints, JSONL logs, clear errors for missing inputs.
+"""What every long stage shares: the run directory, its writer lock, JSONL logs, the config.
 
-A run directory holds one file (or folder) per stage output:
+A run directory holds one file (or folder) per stage output (their formats: minwm.formats):
     rollouts/           collect      one .npz per random-policy rollout
     vae.npz             train-vae    exported V (the inference layout; see minwm.infer)
     series.npz          encode       per-frame (mu, logvar), actions, episode flags; first-frame stats
@@ -9,6 +9,8 @@ A run directory holds one file (or folder) per stage output:
     evaluate.json       evaluate     every episode's score and seed, mean +- std
 Checkpoints (*.ckpt.npz) and logs (*.jsonl) sit beside them, with the config (config.json).
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -20,28 +22,6 @@ import numpy as np
 from minwm.config import to_json
 
 
-class MissingInput(FileNotFoundError):
-    """A stage's input does not exist yet; the message names the command that makes it."""
-
-
-def require(path, command):
-    path = Path(path)
-    if not path.exists():
-        raise MissingInput(f"{path} not found: run `{command}` first")
-    return path
-
-
-def save_npz(path, arrays, state=None):
-    """Write arrays (and a JSON-able `state` dict) atomically: a killed run never leaves a
-    half-written file that looks whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    extra = {} if state is None else {"__state__": np.array(json.dumps(state))}
-    np.savez(tmp, **arrays, **extra)
-    os.replace(tmp, path)
-
-
 def file_digest(path):
     """SHA-256 of a file's bytes (hex): which weights made a derived file."""
     h = hashlib.sha256()
@@ -49,40 +29,6 @@ def file_digest(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def load_npz(path):
-    """-> (arrays dict, state dict or None)."""
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files if k != "__state__"}
-        state = json.loads(str(f["__state__"])) if "__state__" in f.files else None
-    return arrays, state
-
-
-def save_training(path, params, opt, step, rng, **arrays):
-    """A training checkpoint: parameters, Adam's moments, the step, the RNG (and extra arrays)."""
-    arrays.update({"p/" + k: t.data for k, t in params.items()})
-    arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()})
-    save_npz(path, arrays, {"step": step, "rng": rng_state(rng)})
-
-
-def load_training(path, params, opt, rng):
-    """Restore what save_training wrote (in place) -> (step, the extra arrays)."""
-    arrays, state = load_npz(path)
-    for k, t in params.items():
-        t.data[...] = arrays["p/" + k]
-    opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
-    set_rng_state(rng, state["rng"])
-    return state["step"], arrays
-
-
-def rng_state(rng):
-    return rng.bit_generator.state
-
-
-def set_rng_state(rng, state):
-    rng.bit_generator.state = state
-    return rng
 
 
 class Log:
@@ -119,3 +65,34 @@ def check_finite(value, what, checkpoint):
             f"{what} became {value}: training stopped. The last good checkpoint is kept at "
             f"{checkpoint}; lower the learning rate (e.g. vae.lr=5e-5) and run the command again "
             f"to resume from it.")
+
+
+class RunBusy(RuntimeError):
+    """Another process is writing the same run directory."""
+
+
+@contextlib.contextmanager
+def writer(run_dir, name="run"):
+    """Hold the run directory's writer lock `name` while a stage writes it: a second process that
+    would write the same files refuses at once. flock: the kernel drops the lock when its process
+    ends, crashed or killed, so no stale lock is ever left. Readers (play, dream) take none."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / f".{name}.lock"
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        who = f.read().strip() or "another process"
+        f.close()
+        raise RunBusy(f"{run_dir} is being written by {who}: wait for it to finish, or give this "
+                      f"command another --run-dir") from None
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        yield
+    finally:
+        f.close()                                           # closing the file releases the lock

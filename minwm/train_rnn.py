@@ -24,15 +24,15 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from minwm import mdnrnn, runs
-from minwm.config import Config
+from minwm import formats, mdnrnn, runs
+from minwm.config import Config, spec
 from minwm.optim import Adam, clip_grad_value
 
 
 def model_config(cfg: Config, series):
-    doom = cfg.env == "doom"
+    s = spec(cfg.env)
     return mdnrnn.MDNRNNConfig(nz=series["mu"].shape[1], na=series["action"].shape[1],
-                               hidden=cfg.rnn.hidden, k=cfg.rnn.k, restart=doom, done=doom)
+                               hidden=cfg.rnn.hidden, k=cfg.rnn.k, restart=s.m_restart, done=s.m_done)
 
 
 def windows(n_frames, seq_len):
@@ -103,9 +103,15 @@ def batch_arrays(series, idx, rng):
 
 
 def main(cfg: Config):
+    """train-rnn: M on the encoded series; writes mdnrnn.npz (the inference layout)."""
+    with runs.writer(cfg.path):
+        return _train(cfg)
+
+
+def _train(cfg: Config):
     out = cfg.path / "mdnrnn.npz"
     ckpt_path = cfg.path / "mdnrnn.ckpt.npz"
-    series, _ = runs.load_npz(runs.require(cfg.path / "series.npz", f"minwm encode {cfg.env}"))
+    series, _ = formats.read_series(cfg.path / "series.npz", f"minwm encode {cfg.env}")
     mcfg = model_config(cfg, series)
     T, carry = cfg.rnn.seq_len, cfg.rnn.carry_state
     if carry and cfg.rnn.val_share:
@@ -130,10 +136,12 @@ def main(cfg: Config):
     runs.save_config(cfg)
     step, order = 0, shuffle(rng)
     state = [np.zeros((batch, cfg.rnn.hidden), np.float32) for _ in range(2)]   # carry_state's (h, c)
-    if cfg.rnn.init and not ckpt_path.exists():                      # continue earlier weights
-        mdnrnn.load_exported(p, cfg.rnn.init)
-    if ckpt_path.exists():                                           # resume
-        step, arrays = runs.load_training(ckpt_path, p, opt, rng)
+    resumed = ckpt_path.exists() and formats.load_training(ckpt_path, p, opt, rng,
+                                                           f"minwm train-rnn {cfg.env}")
+    if cfg.rnn.init and not resumed:                                 # continue earlier weights
+        mdnrnn.load_exported(p, mcfg, cfg.rnn.init)
+    if resumed:                                                      # resume
+        step, arrays = resumed
         order = arrays["order"]
         if carry:
             state = [arrays["h"], arrays["c"]]
@@ -145,7 +153,7 @@ def main(cfg: Config):
         return out
 
     def checkpoint():  # with the epoch's shuffle (and carried state), so a resumed epoch replays it
-        runs.save_training(ckpt_path, p, opt, step, rng, order=order, h=state[0], c=state[1])
+        formats.save_training(ckpt_path, p, opt, step, rng, order=order, h=state[0], c=state[1])
 
     bar = tqdm(total=total, initial=step, desc=f"train-rnn {cfg.env}", unit="step", smoothing=0.1)
     t0 = time.time()

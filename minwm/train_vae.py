@@ -1,10 +1,10 @@
-"""Stages train-vae and encode: V learns to compress frames (paper section 3.1, appendix A.1), then
-every recorded frame is stored as V's posterior (mu, logvar) for M's training and the dream.
+"""Stage train-vae: V learns to compress frames (paper section 3.1, appendix A.1).
 
-    train-vae   for each epoch: stream shuffled frame batches from the rollouts on disk
-                    loss = sum of squared error + max(KL, kl_tolerance * Nz); Adam 1e-4
-    encode      for each rollout: (mu, logvar) of every frame, the actions M is fed, episode flags;
-                and the first frames' (mu, logvar), from which every dream starts (DoomRNN)
+    for each epoch: stream shuffled frame batches from the rollouts on disk (FrameReader)
+        loss = sum of squared error + max(KL, kl_tolerance * Nz); Adam 1e-4
+
+Checkpoints hold the parameters, Adam's moments and the RNG; an epoch's shuffle depends only on
+(seed, epoch), so an interrupted run resumes exactly where it stopped.
 """
 import time
 from pathlib import Path
@@ -12,24 +12,23 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from minwm import controller as C, infer, rollouts, runs, vae
+from minwm import formats, runs, vae
 from minwm.autograd import Tensor
 from minwm.config import Config
+from minwm.encode import rollout_dir
 from minwm.optim import Adam
-
-
-def _rollout_dir(cfg: Config):
-    d = cfg.path / "rollouts"
-    if not d.is_dir() or not any(d.glob("*.npz")):
-        raise runs.MissingInput(f"no rollouts in {d}: run `minwm collect {cfg.env}` first")
-    return d
 
 
 def main(cfg: Config):
     """train-vae: V on the collected frames; writes vae.npz (the inference layout)."""
+    with runs.writer(cfg.path):
+        return _train(cfg)
+
+
+def _train(cfg: Config):
     out, ckpt_path = cfg.path / "vae.npz", cfg.path / "vae.ckpt.npz"
     vcfg = vae.VAEConfig(nz=cfg.vae.nz, kl_tolerance=cfg.vae.kl_tolerance)
-    reader = rollouts.FrameReader(_rollout_dir(cfg))
+    reader = FrameReader(rollout_dir(cfg))
     n_frames = reader.n_frames if not cfg.vae.max_frames else min(cfg.vae.max_frames, reader.n_frames)
     steps_per_epoch = max(1, n_frames // cfg.vae.batch)
     total = steps_per_epoch * cfg.vae.epochs
@@ -40,14 +39,16 @@ def main(cfg: Config):
     log = runs.Log(cfg.path / "vae.jsonl")
     runs.save_config(cfg)
     step = 0
-    if ckpt_path.exists():                                           # resume
-        step, _ = runs.load_training(ckpt_path, p, opt, rng)
+    resumed = ckpt_path.exists() and formats.load_training(ckpt_path, p, opt, rng,
+                                                           f"minwm train-vae {cfg.env}")
+    if resumed:                                                      # resume
+        step, _ = resumed
     log.truncate_after("step", step)                                 # a fresh start: an empty log
     if step >= total and out.exists():
         return out
 
     def checkpoint():
-        runs.save_training(ckpt_path, p, opt, step, rng)
+        formats.save_training(ckpt_path, p, opt, step, rng)
 
     bar = tqdm(total=total, initial=step, desc=f"train-vae {cfg.env}", unit="step", smoothing=0.1)
     t0, start = time.time(), step
@@ -86,63 +87,69 @@ def main(cfg: Config):
     return out
 
 
-def m_actions(env, actions):
-    """Recorded actions -> what M is fed: CarRacing's (steer, gas, brake) as recorded; Doom's
-    continuous [-1, 1] value as the discrete -1 / 0 / +1 the game acted on (controller.m_action)."""
-    a = np.asarray(actions, np.float32).reshape(len(actions), -1)   # (T, A)
-    return C.m_action(C.DOOM, a) if env == "doom" else a
+class FrameReader:
+    """Streams shuffled batches of frames from a directory of rollouts, never holding more than
+    about `buffer_frames` frames in memory (the paper's 10,000 Doom rollouts do not fit in RAM).
 
+    The shuffle, per epoch: the files in random order; consecutive files grouped into blocks of at
+    least buffer_frames frames; frames shuffled within each block; batches cut from the stream of
+    blocks. A file that turns out corrupt is reported (name and what to do) and skipped.
+    """
 
-def encode(cfg: Config, chunk=1000, reuse=None):
-    """encode: series.npz with mu, logvar (L, Z), action (L, A), restart, done (L,) over all
-    rollouts concatenated, and init_mu, init_logvar (E, Z) of each episode's first frame; files,
-    lengths (E,) say which rollout each episode is. reuse: an earlier series.npz made by the same V
-    (iterate's previous round; by default the run's own): rollouts it holds are copied from it
-    instead of encoded again, so encoding after `collect` adds rollouts encodes only the new ones
-    (rollout files are named by seed and never rewritten; a new vae.npz re-encodes all)."""
-    out = cfg.path / "series.npz"
-    reuse = out if reuse is None else reuse
-    vae_path = runs.require(cfg.path / "vae.npz", f"minwm train-vae {cfg.env}")
-    v, v_id = infer.load_vae(vae_path), runs.file_digest(vae_path)
-    paths = sorted(_rollout_dir(cfg).glob("*.npz"))
-    old, known = _reusable(reuse, v_id)
-    keys = ("mu", "logvar", "action", "restart", "done")
-    parts = {k: [] for k in keys + ("files", "lengths")}
-    for path in tqdm(paths, desc=f"encode {cfg.env}", unit="rollout"):
-        if path.name in known:                                       # same file, same V: copy
-            s, T = known[path.name]
-            for k in keys:
-                parts[k].append(old[k][s:s + T])
-        else:
-            r = rollouts.load_rollout(path)
-            if r is None:                                            # corrupt: reported, skipped
+    def __init__(self, directory, buffer_frames=10000):
+        self.buffer_frames = buffer_frames
+        self.paths, self.counts = [], []  # counts: frames per file, read from its small arrays
+        for path in sorted(Path(directory).glob("*.npz")):
+            n = formats.or_warn(formats.rollout_length, path)
+            if n is None:
                 continue
-            frames = r["frames"]
-            T = len(frames)
-            for s in range(0, T, chunk):
-                mu, logvar = infer.encode(v, frames[s:s + chunk])
-                parts["mu"].append(mu), parts["logvar"].append(logvar)
-            parts["action"].append(m_actions(cfg.env, r["actions"]))
-            flags = np.zeros(T, np.uint8)
-            flags[0] = 1
-            parts["restart"].append(flags)
-            parts["done"].append(np.asarray(r["dones"], np.uint8).reshape(T))
-        parts["files"].append(path.name), parts["lengths"].append(T)
-    series = {k: np.concatenate(parts[k]) for k in keys}
-    series["files"], series["lengths"] = np.array(parts["files"]), np.array(parts["lengths"], np.int64)
-    starts = np.flatnonzero(series["restart"])
-    series["init_mu"], series["init_logvar"] = series["mu"][starts], series["logvar"][starts]
-    runs.save_npz(out, series, {"vae": v_id})
-    return out
+            self.paths.append(path)
+            self.counts.append(n)
+        self.n_frames = int(sum(self.counts))
 
+    def _blocks(self, rng):
+        """Files in random order, grouped: lists of file indices of >= buffer_frames frames."""
+        block, size = [], 0
+        for j in rng.permutation(len(self.paths)).tolist():
+            block.append(j)
+            size += self.counts[j]
+            if size >= self.buffer_frames:
+                yield block
+                block, size = [], 0
+        if block:
+            yield block
 
-def _reusable(path, v_id):
-    """-> (series arrays, {rollout file name: (start, length)}) of an earlier series.npz encoded by
-    the V whose digest is v_id; nothing if there is none (or it predates the files/lengths record)."""
-    if path is None or not Path(path).exists():
-        return {}, {}
-    old, state = runs.load_npz(path)
-    if (state or {}).get("vae") != v_id or "files" not in old:
-        return {}, {}
-    starts = np.concatenate([[0], np.cumsum(old["lengths"])[:-1]])
-    return old, {str(f): (int(s), int(T)) for f, s, T in zip(old["files"], starts, old["lengths"])}
+    def _load(self, block):
+        """-> frames (B', 64, 64, 3) of the good files, and ok (B,) marking them among all B."""
+        frames, ok = [], []
+        for j in block:
+            r = formats.or_warn(formats.read_rollout, self.paths[j])
+            if r is not None:
+                frames.append(r["frames"])
+            ok.append(np.full(self.counts[j], r is not None))
+        empty = np.empty((0, 64, 64, 3), np.uint8)
+        return np.concatenate(frames) if frames else empty, np.concatenate(ok)
+
+    def batches(self, batch, rng, max_frames=None, skip=0):
+        """Yield (batch, 64, 64, 3) uint8 arrays: one epoch of shuffled frames, at most max_frames
+        (None: all), full batches only, after skipping the first `skip` batches (resume: the same
+        rng seed replays the same order without loading the skipped blocks)."""
+        limit = self.n_frames if max_frames is None else min(max_frames, self.n_frames)
+        start, end = skip * batch, limit // batch * batch  # the stream's frames to yield
+        position, carry = 0, np.empty((0, 64, 64, 3), np.uint8)  # stream position; part batch
+        for block in self._blocks(rng):
+            if position >= end:
+                return
+            perm = rng.permutation(sum(self.counts[j] for j in block))  # drawn even if skipped
+            lo, hi = max(0, start - position), min(len(perm), end - position)
+            position += len(perm)
+            if lo >= hi:
+                continue
+            frames, ok = self._load(block)
+            rows = np.cumsum(ok) - 1                # index among all -> row among good frames
+            perm = perm[lo:hi]
+            stream = np.concatenate([carry, frames[rows[perm[ok[perm]]]]])
+            n_full = len(stream) // batch * batch
+            for s in range(0, n_full, batch):
+                yield stream[s:s + batch]
+            carry = stream[n_full:]

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minwm import formats
 from minwm.autograd import Tensor, conv2d, conv_transpose2d, gaussian_kl, squared_error
-
-ENCODER = ((3, 32, 4), (32, 64, 4), (64, 128, 4), (128, 256, 4))        # (Cin, Cout, k), stride 2
-DECODER = ((1024, 128, 5), (128, 64, 5), (64, 32, 6), (32, 3, 6))       # (Cin, Cout, k), stride 2
+from minwm.formats import DECODER, ENCODER  # (Cin, Cout, k) of each layer: the saved layout's
 
 
 @dataclass(frozen=True)
@@ -88,4 +87,4 @@ def loss(p, cfg: VAEConfig, x, rng: np.random.Generator):
 
 def export(p, cfg: VAEConfig, path):
     """Write the flat-name .npz that the inference code (minwm.infer) loads without autograd."""
-    np.savez(path, **{k: t.data.astype(np.float32) for k, t in p.items()}, **{"meta.nz": cfg.nz})
+    formats.save_vae(path, {k: t.data for k, t in p.items()}, cfg.nz)
