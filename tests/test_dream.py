@@ -5,7 +5,8 @@ from PIL import Image
 
 from minwm import controller as C
 from minwm import dream as D
-from minwm import infer
+from minwm import infer, show
+from minwm.config import override, preset
 from minwm.kernels import lstm_step_numpy, mdn_sample_numpy
 
 NZ, H = 4, 16
@@ -60,13 +61,13 @@ def test_one_rollout_equals_the_formulas_step_by_step():
 @pytest.mark.parametrize("bias,expected", [(-1e-3, 25), (1e-3, 1)])
 def test_done_is_the_logit_sign_or_the_step_cap(bias, expected):
     m = _m(done_bias=bias, done_scale=0.0)            # done logit == bias exactly
-    rewards = D.dream(m, CCFG, _thetas(8), *_starts(), D.DreamConfig(max_steps=25), np.random.default_rng(0))
+    rewards = D.dream(m, CCFG, _thetas(8), *_starts(), D.DreamConfig(tau=1.15, max_steps=25), np.random.default_rng(0))
     np.testing.assert_array_equal(rewards, expected)
 
 
 def test_without_a_done_head_rollouts_run_to_the_cap():
     m = _m(done=False)
-    rewards = D.dream(m, CCFG, _thetas(3), *_starts(), D.DreamConfig(max_steps=12), np.random.default_rng(0))
+    rewards = D.dream(m, CCFG, _thetas(3), *_starts(), D.DreamConfig(tau=1.15, max_steps=12), np.random.default_rng(0))
     np.testing.assert_array_equal(rewards, 12)
 
 
@@ -78,7 +79,7 @@ def test_finished_rollouts_leave_the_batch(monkeypatch):
     D_sample = D.mdn_sample
     monkeypatch.setattr(D, "mdn_sample", spy)
     m = _m(done_bias=-2.0, done_scale=6.0)
-    rewards, zs = D.dream(m, CCFG, _thetas(50), *_starts(), D.DreamConfig(max_steps=60),
+    rewards, zs = D.dream(m, CCFG, _thetas(50), *_starts(), D.DreamConfig(tau=1.15, max_steps=60),
                           np.random.default_rng(3), record=True)
     assert len(set(rewards.tolist())) > 5             # the test needs rollouts of many lengths
     assert rows_per_step == [(rewards > t).sum() for t in range(len(rows_per_step))]
@@ -108,7 +109,7 @@ def test_reset_starts_from_recorded_first_frames_with_zero_state(monkeypatch):
     mu0 = np.random.default_rng(0).standard_normal((3, NZ)).astype(np.float32)
     logvar0 = np.full((3, NZ), -40.0, np.float32)     # sigma ~ 2e-9: z_0 is the recorded mean
     _, zs = D.dream(_m(done_bias=-5.0, done_scale=0.1), CCFG, _thetas(30), mu0, logvar0,
-                    D.DreamConfig(max_steps=5), np.random.default_rng(1), record=True)
+                    D.DreamConfig(tau=1.15, max_steps=5), np.random.default_rng(1), record=True)
     dist = np.abs(zs[:, 0, None, :] - mu0[None]).max(-1)                # (B, E)
     assert (dist.min(1) < 1e-6).all() and len(set(dist.argmin(1))) == 3  # random episodes
     restart0, h0, c0 = seen[0]
@@ -119,7 +120,7 @@ def test_reset_starts_from_recorded_first_frames_with_zero_state(monkeypatch):
 
 def test_same_seed_same_dream():
     m, starts, thetas = _m(done_bias=-1.0, done_scale=3.0), _starts(), _thetas(20)
-    cfg = D.DreamConfig(max_steps=50)
+    cfg = D.DreamConfig(tau=1.15, max_steps=50)
     r1, z1 = D.dream(m, CCFG, thetas, *starts, cfg, np.random.default_rng(5), record=True)
     r2, z2 = D.dream(m, CCFG, thetas, *starts, cfg, np.random.default_rng(5), record=True)
     r3 = D.dream(m, CCFG, thetas, *starts, cfg, np.random.default_rng(6))
@@ -130,7 +131,7 @@ def test_same_seed_same_dream():
 
 def test_population_batch_and_shared_controller():
     m, starts = _m(done_bias=-1.0, done_scale=3.0), _starts()
-    cfg = D.DreamConfig(max_steps=50)
+    cfg = D.DreamConfig(tau=1.15, max_steps=50)
     pop = _thetas(4)
     r = D.dream_population(m, CCFG, pop, 6, *starts, cfg, np.random.default_rng(2))
     assert r.shape == (4, 6)
@@ -147,10 +148,21 @@ def test_saved_dreams(tmp_path):
     vae = infer.vae_from_arrays(infer.random_vae_arrays(NZ, rng))
     zs = np.full((12, NZ), np.nan, np.float32)
     zs[:7] = rng.standard_normal((7, NZ))
-    D.save_dream(vae, zs, tmp_path / "dream.png", every=2)
-    D.save_dream(vae, zs, tmp_path / "dream.gif")
+    frames = D.dream_frames(vae, zs)                  # NaN rows (past the end) dropped
+    assert frames.shape == (7, 64, 64, 3) and frames.dtype == np.uint8
+    Image.fromarray(np.concatenate(list(frames[::2]), axis=1)).save(tmp_path / "dream.png")
+    show.save_gif(frames, tmp_path / "dream.gif")
     strip = Image.open(tmp_path / "dream.png")
     assert strip.size == (4 * 64, 64)                 # frames 0, 2, 4, 6 side by side
     gif = Image.open(tmp_path / "dream.gif")
     assert gif.n_frames == 7 and gif.size == (64, 64)
     np.testing.assert_array_equal(np.asarray(strip)[:, :64], D.dream_frames(vae, zs)[0])
+
+
+def test_dream_config_from_a_run_config():
+    cfg = preset("doom", "default")
+    assert D.dream_config(cfg) == D.DreamConfig(tau=1.15, max_steps=2100)    # the env's own cap
+    cfg = override(cfg, ["evolve.tau=1.25", "evolve.max_steps=60"])
+    assert D.dream_config(cfg) == D.DreamConfig(tau=1.25, max_steps=60)
+    with pytest.raises(TypeError):
+        D.DreamConfig(max_steps=60)                   # tau has no default

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from minwm import controller as C
-from minwm import infer
+from minwm import formats, infer
+from minwm.doom import SPEC as DOOM
 from minwm.kernels import lstm_step_numpy, mdn_head
 
 
@@ -24,13 +25,23 @@ def test_inference_never_imports_autograd():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_specs_and_formats_load_no_game_engine_and_no_autograd():
+    # the dream, inference and both environments' specs (Doom never loads gymnasium, CarRacing
+    # never loads vizdoom); a game engine loads only when an environment is made
+    code = ("import sys, minwm.dream, minwm.infer, minwm.controller, minwm.formats, minwm.config, "
+            "minwm.doom, minwm.carracing; from minwm.config import spec; spec('doom'); "
+            "spec('carracing'); heavy = [m for m in ('gymnasium', 'vizdoom', 'pygame', "
+            "'minwm.autograd') if m in sys.modules]; assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_npz_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     v, m = _vae(rng), _mdnrnn(rng)
     np.savez(tmp_path / "vae.npz", **v)
     np.savez(tmp_path / "mdnrnn.npz", **m)
     vae, mdn = infer.load_vae(tmp_path / "vae.npz"), infer.load_mdnrnn(tmp_path / "mdnrnn.npz")
-    assert vae.nz == 8 and set(vae.params) == set(infer.vae_shapes(8))
+    assert vae.nz == 8 and set(vae.params) == set(formats.vae_shapes(8))
     for name, arr in vae.params.items():
         np.testing.assert_array_equal(arr, v[name])
     assert (mdn.nz, mdn.na, mdn.hidden, mdn.k, mdn.restart, mdn.done) == (4, 1, 16, 5, True, True)
@@ -46,10 +57,12 @@ def test_bad_files_name_the_file_and_every_problem(tmp_path):
     del v["enc.conv2.b"], v["dec.dense.w"]
     v["enc.mu.w"] = v["enc.mu.w"][:, :3]
     np.savez(tmp_path / "bad_vae.npz", **v)
-    with pytest.raises(ValueError) as err:
-        infer.load_vae(tmp_path / "bad_vae.npz")
+    with pytest.raises(formats.FormatError) as err:
+        infer.load_vae(tmp_path / "bad_vae.npz", "minwm train-vae doom")
+    assert isinstance(err.value, ValueError)
     msg = str(err.value)
     assert "bad_vae.npz" in msg and "dec.dense.w" in msg and "enc.conv2.b" in msg
+    assert "rebuild it with `minwm train-vae doom`" in msg
     assert "enc.mu.w (1024, 3) (expected (1024, 8))" in msg
 
     m = _mdnrnn(rng)
@@ -119,7 +132,7 @@ def test_agent_step_runs_v_then_c_then_m():
     frames = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     h, c = rng.standard_normal((2, 512)).astype(np.float32), rng.standard_normal((2, 512)).astype(np.float32)
     restart = np.array([True, False])
-    action, h1, c1 = infer.agent_step(vae, m, C.DOOM, theta, frames, h, c, restart, np.random.default_rng(9))
+    action, h1, c1 = infer.agent_step(vae, m, DOOM.controller, theta, frames, h, c, restart, np.random.default_rng(9))
     # the same step by hand, with the same noise
     eps = np.random.default_rng(9).standard_normal((2, 64), dtype=np.float32)
     mu, logvar = infer.encode(vae, frames)
@@ -127,7 +140,7 @@ def test_agent_step_runs_v_then_c_then_m():
     h0, c0 = h * ~restart[:, None], c * ~restart[:, None]
     a = np.tanh(np.concatenate([z, c0, h0], 1) @ theta)
     np.testing.assert_array_equal(action, (a > 1 / 3).astype(int) - (a < -1 / 3))
-    x = np.concatenate([z, C.m_action(C.DOOM, a[:, None]), restart[:, None]], 1)
+    x = np.concatenate([z, C.m_action(DOOM.controller, a[:, None]), restart[:, None]], 1)
     h_ref, c_ref = lstm_step_numpy(x, h0, c0, restart, m.wx, m.wh, m.b)
     np.testing.assert_allclose(h1, h_ref, atol=1e-5)
     np.testing.assert_allclose(c1, c_ref, atol=1e-5)
@@ -135,11 +148,53 @@ def test_agent_step_runs_v_then_c_then_m():
     # edit: the output carried out replaces C's, and M is fed it (exploration)
     seen = []
     forced = np.where(a[:, None] > 0, -1.0, 1.0).astype(np.float32)      # the opposite turn
-    action, h2, c2 = infer.agent_step(vae, m, C.DOOM, theta, frames, h, c, restart, np.random.default_rng(9),
+    action, h2, c2 = infer.agent_step(vae, m, DOOM.controller, theta, frames, h, c, restart, np.random.default_rng(9),
                                       edit=lambda a_c: seen.append(a_c) or forced)
     np.testing.assert_allclose(seen[0][:, 0], a, atol=1e-6)                # edit saw C's output
     np.testing.assert_array_equal(action, forced[:, 0].astype(int))
-    x[:, 64:65] = C.m_action(C.DOOM, forced)
+    x[:, 64:65] = C.m_action(DOOM.controller, forced)
     h_ref, c_ref = lstm_step_numpy(x, h0, c0, restart, m.wx, m.wh, m.b)
     np.testing.assert_allclose(h2, h_ref, atol=1e-5)
     np.testing.assert_allclose(c2, c_ref, atol=1e-5)
+
+
+def test_unreadable_and_nonfinite_weights_raise_one_clear_error(tmp_path):
+    rng = np.random.default_rng(5)
+    m = _mdnrnn(rng)
+    np.savez(tmp_path / "m.npz", **m)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes((tmp_path / "m.npz").read_bytes()[:300])            # truncated
+    with pytest.raises(formats.FormatError, match=r"cut.npz: not a complete .npz.*`minwm train-rnn doom`"):
+        infer.load_mdnrnn(cut, "minwm train-rnn doom")
+    m["lstm.wh"][0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", **m)
+    with pytest.raises(formats.FormatError, match=r"nan.npz: NaN or inf in lstm.wh"):
+        infer.load_mdnrnn(tmp_path / "nan.npz")
+    v = _vae(rng)
+    v["enc.mu.b"] = np.array(["x"] * 8)                               # not numbers
+    np.savez(tmp_path / "str.npz", **v)
+    with pytest.raises(formats.FormatError, match=r"str.npz: not numbers: enc.mu.b"):
+        infer.load_vae(tmp_path / "str.npz")
+    with pytest.raises(formats.MissingInput, match=r"none.npz not found: run `minwm train-vae doom` first"):
+        infer.load_vae(tmp_path / "none.npz", "minwm train-vae doom")
+
+
+def test_weights_with_pickled_objects_are_refused(tmp_path):
+    v = _vae(np.random.default_rng(6))
+    v["enc.mu.b"] = np.array([{"a": 1}] * 8, dtype=object)
+    np.savez(tmp_path / "obj.npz", **v)                                  # np.savez pickles it
+    with pytest.raises(formats.FormatError, match=r"obj.npz: unreadable"):
+        infer.load_vae(tmp_path / "obj.npz")
+
+
+def test_export_refuses_nan_weights_and_keeps_the_last_good_file(tmp_path):
+    rng = np.random.default_rng(7)
+    v = _vae(rng)
+    nz = int(v.pop("meta.nz"))
+    formats.save_vae(tmp_path / "vae.npz", v, nz)
+    good = (tmp_path / "vae.npz").read_bytes()
+    v["dec.dense.b"][3] = np.inf
+    with pytest.raises(FloatingPointError, match="dec.dense.b"):
+        formats.save_vae(tmp_path / "vae.npz", v, nz)
+    assert (tmp_path / "vae.npz").read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae.npz"]

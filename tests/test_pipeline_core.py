@@ -1,10 +1,11 @@
 """Config, M training and dream evolution on synthetic inputs: resume, errors, real learning."""
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
-from minwm import config, evolve, infer, mdnrnn, runs, train_rnn
+from minwm import config, encode, evolve, formats, infer, mdnrnn, train_rnn
 from minwm.autograd import Tensor
 from minwm.config import override, preset
 
@@ -60,7 +61,7 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, monkeypatch):
     series = synthetic_series(rng)
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
-        runs.save_npz(d / "series.npz", series)
+        formats.save_npz(d / "series.npz", series)
     # uninterrupted
     kw = dict(batch=4, seq_len=12, checkpoint_every=3, lr=0.01, carry_state=carry)
     train_rnn.main(tiny_doom(a, epochs=25, **kw))
@@ -76,7 +77,7 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train_rnn.main(tiny_doom(b, epochs=25, **kw))
     monkeypatch.setattr(train_rnn.mdnrnn, "loss", real_loss)
-    ckpt = runs.load_npz(b / "mdnrnn.ckpt.npz")
+    ckpt = formats.load_npz(b / "mdnrnn.ckpt.npz", "minwm train-rnn doom")
     assert ckpt[1]["step"] == 28 + 29 and ckpt[1]["step"] % 4 != 0   # nothing finished lost
     assert np.abs(ckpt[0]["h"]).max() > 0 if carry else True        # the carried state is kept
     train_rnn.main(tiny_doom(b, epochs=25, **kw))
@@ -129,7 +130,7 @@ def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
     assert sorted(np.concatenate([train, val])) == sorted(starts)
     with pytest.raises(ValueError, match="val_share"):
         train_rnn.split_windows(starts, 1.0, seed=3)
-    runs.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
+    formats.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0), n_episodes=12))
     with pytest.raises(ValueError, match="carry_state.*val_share=0"):
         train_rnn.main(tiny_doom(tmp_path, seq_len=12, val_share=0.25, carry_state=True))
     train_rnn.main(tiny_doom(tmp_path, epochs=15, batch=4, seq_len=12, lr=0.01, val_share=0.25))
@@ -138,28 +139,47 @@ def test_train_rnn_holds_out_windows_and_logs_their_loss(tmp_path):
     assert [r["epoch"] for r in val] == [float(e) for e in range(1, 16)]    # once per epoch
     assert val[-1]["val_z_loss"] < val[0]["val_z_loss"] - 0.3, "held-out loss did not fall"
     # the logged value is M's loss on exactly the held-out windows
-    series, _ = runs.load_npz(tmp_path / "series.npz")
+    series, _ = formats.read_series(tmp_path / "series.npz")
     mcfg = train_rnn.model_config(tiny_doom(tmp_path), series)
     p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
-    mdnrnn.load_exported(p, tmp_path / "mdnrnn.npz")
+    mdnrnn.load_exported(p, mcfg, tmp_path / "mdnrnn.npz")
     held = train_rnn.split_windows(train_rnn.windows(len(series["mu"]), 12), 0.25, seed=3)[1]
     z_loss, done_loss = train_rnn.validate(p, mcfg, series, held, 12, 4)
     assert z_loss == pytest.approx(val[-1]["val_z_loss"], rel=1e-5)
     assert done_loss == pytest.approx(val[-1]["val_done_loss"], rel=1e-5)
+    # exported weights of another M's size are refused, naming both sizes
+    other = mdnrnn.MDNRNNConfig(nz=mcfg.nz, na=mcfg.na, hidden=16, restart=True, done=True)
+    with pytest.raises(formats.FormatError, match="mdnrnn.npz: an M of .*'hidden': 32.*'hidden': 16"):
+        mdnrnn.load_exported(mdnrnn.init_params(other, np.random.default_rng(0)), other,
+                             tmp_path / "mdnrnn.npz")
 
 
 def test_missing_input_names_the_command(tmp_path):
-    with pytest.raises(runs.MissingInput, match="minwm encode doom"):
+    with pytest.raises(formats.MissingInput, match="minwm encode doom"):
         train_rnn.main(tiny_doom(tmp_path))
-    with pytest.raises(runs.MissingInput, match="minwm train-vae doom"):
+    with pytest.raises(formats.MissingInput, match="minwm train-rnn doom"):
         evolve.main(tiny_doom(tmp_path))
+    np.savez(tmp_path / "mdnrnn.npz", **infer.random_mdnrnn_arrays(64, 1, 32, np.random.default_rng(0),
+                                                                   restart=True, done=True))
+    with pytest.raises(formats.MissingInput, match="minwm encode doom"):    # the dream needs no V
+        evolve.main(tiny_doom(tmp_path))
+    car = preset("carracing", "tiny", run_dir=str(tmp_path / "car"))
+    car.path.mkdir()
+    np.savez(car.path / "mdnrnn.npz", **infer.random_mdnrnn_arrays(32, 3, 32, np.random.default_rng(0)))
+    with pytest.raises(formats.MissingInput, match="minwm train-vae carracing"):   # the real env does
+        evolve.main(car)
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):
     series = synthetic_series(np.random.default_rng(1))
+    formats.save_npz(tmp_path / "series.npz", series)
+    with pytest.raises(FloatingPointError, match="last good checkpoint"):   # diverges at once
+        train_rnn.main(tiny_doom(tmp_path, batch=100, seq_len=12, lr=1e30, grad_clip=1e30))
+    assert not (tmp_path / "mdnrnn.npz").exists()
+    # NaN in the inputs is refused before training, naming the file and the command that rebuilds it
     series["mu"][5, 0] = np.nan
-    runs.save_npz(tmp_path / "series.npz", series)
-    with pytest.raises(FloatingPointError, match="last good checkpoint"):
+    formats.save_npz(tmp_path / "series.npz", series)
+    with pytest.raises(formats.FormatError, match="series.npz: NaN or inf in mu.*`minwm encode doom`"):
         train_rnn.main(tiny_doom(tmp_path, batch=100, seq_len=12))
 
 
@@ -169,7 +189,7 @@ def test_evolve_in_dream_resumes_identically(tmp_path):
     arrays = infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True, scale=0.3)
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
-        runs.save_npz(d / "series.npz", series)
+        formats.save_npz(d / "series.npz", series)
         np.savez(d / "mdnrnn.npz", **arrays)
         np.savez(d / "vae.npz", **infer.random_vae_arrays(64, rng))
     base = ["evolve.population=6", "evolve.rollouts=3", "evolve.eval_every=2",
@@ -178,7 +198,7 @@ def test_evolve_in_dream_resumes_identically(tmp_path):
     evolve.main(cfg(a, 4))
     evolve.main(cfg(b, 2))
     evolve.main(cfg(b, 4))
-    (ca, ta, ia), (cb, tb, ib) = evolve.load_controller(a / "controller.npz"), evolve.load_controller(b / "controller.npz")
+    (ca, ta, ia), (cb, tb, ib) = formats.read_controller(a / "controller.npz"), formats.read_controller(b / "controller.npz")
     np.testing.assert_array_equal(ta, tb)
     assert ca == cb and ca.inputs == "zch" and not ca.bias and ta.shape == (64 + 32 + 32,)
     assert ia == ib and ia["where"] == "dream" and 1 <= ia["score"] <= 60
@@ -186,8 +206,68 @@ def test_evolve_in_dream_resumes_identically(tmp_path):
     assert [r["generation"] for r in logs] == [1, 2, 3, 4] and "eval_mean" in logs[1]
 
 
+class KnownFitness:
+    """A fitness CMA-ES can climb, with no environment: minus the distance to a target theta."""
+
+    def __init__(self, n):
+        self.target, self.seen = np.linspace(-0.5, 0.5, n), []
+
+    def score(self, thetas):
+        return -np.abs(np.atleast_2d(thetas) - self.target).sum(axis=1)
+
+    def population(self, ccfg, thetas, n_rollouts, generation):
+        self.seen.append(np.array(thetas))
+        return np.repeat(self.score(thetas)[:, None], n_rollouts, axis=1)
+
+    def mean(self, ccfg, theta, n_rollouts):
+        return np.repeat(self.score(theta), n_rollouts)
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("keep", ["mean", "best"])
+def test_evolve_keeps_the_cma_mean_or_the_best_candidate(tmp_path, keep):
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "mdnrnn.npz", **infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True))
+    cfg = override(preset("doom", "tiny", run_dir=str(tmp_path)),
+                   ["evolve.population=8", "evolve.generations=3", "evolve.eval_every=3",
+                    f"evolve.keep={keep}"])
+    fitness = KnownFitness(64 + 32 + 32)
+    evolve.main(cfg, fitness)
+    ccfg, theta, info = formats.read_controller(tmp_path / "controller.npz")
+    assert info["keep"] == keep and info["generation"] == 3
+    last = fitness.seen[-1]                                     # the generation that was scored
+    best = last[np.argmax(fitness.score(last))].astype(np.float32)
+    assert np.array_equal(theta, best) == (keep == "best")
+    assert info["score"] == pytest.approx(float(fitness.score(theta)[0]), rel=1e-5)
+    ck = formats.load_pickle(tmp_path / "evolve.ckpt.pkl")
+    assert set(ck) == {"es", "generation", "best", "rng"}         # no NumPy global state in it
+    with pytest.raises(ValueError, match="evolve.keep='last'"):
+        evolve.main(override(cfg, ["evolve.keep=last"]), fitness)
+
+
+def test_controller_file_round_trip_and_errors(tmp_path):
+    ccfg = config.spec("doom").controller
+    theta = np.random.default_rng(6).standard_normal(1088).astype(np.float32)
+    formats.save_controller(tmp_path / "c.npz", ccfg, theta, score=12.5, where="dream")
+    c2, t2, info = formats.read_controller(tmp_path / "c.npz")
+    assert c2 == ccfg and info == {"score": 12.5, "where": "dream"}
+    np.testing.assert_array_equal(t2, theta)
+    formats.save_npz(tmp_path / "short.npz", {"theta": theta[:100]}, {"controller": asdict(ccfg)})
+    with pytest.raises(formats.FormatError, match=r"short.npz: wrong shape theta \(100,\) \(expected \(1088,\)\).*`minwm evolve doom`"):
+        formats.read_controller(tmp_path / "short.npz", "minwm evolve doom")
+    formats.save_npz(tmp_path / "bare.npz", {"theta": theta})
+    with pytest.raises(formats.FormatError, match="bare.npz: no valid controller description"):
+        formats.read_controller(tmp_path / "bare.npz")
+    theta[0] = np.nan
+    with pytest.raises(FloatingPointError, match="theta"):
+        formats.save_controller(tmp_path / "c.npz", ccfg, theta)
+    np.testing.assert_array_equal(formats.read_controller(tmp_path / "c.npz")[1], t2)   # kept
+
+
 def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
-    from minwm import rollouts, train_vae
+    from minwm import train_vae
     rng = np.random.default_rng(3)
     for seed in range(3):
         T = 50
@@ -196,7 +276,7 @@ def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
                  dones=np.arange(T) == T - 1, seed=np.array(seed))
         for d in (tmp_path / "a", tmp_path / "b"):
             (d / "rollouts").mkdir(parents=True, exist_ok=True)
-            rollouts.write_rollout(d / "rollouts" / f"{seed:09d}.npz", r)
+            formats.write_rollout(d / "rollouts" / f"{seed:09d}.npz", r)
     cfg = lambda d: override(preset("doom", "tiny", run_dir=str(d)),
                              ["vae.epochs=2", "vae.checkpoint_every=4", "vae.nz=8"])
     train_vae.main(cfg(tmp_path / "a"))
@@ -211,13 +291,13 @@ def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train_vae.main(cfg(tmp_path / "b"))
     monkeypatch.setattr(train_vae.vae, "loss", real_loss)
-    assert runs.load_npz(tmp_path / "b" / "vae.ckpt.npz")[1]["step"] == 6   # nothing finished lost
+    assert formats.load_npz(tmp_path / "b" / "vae.ckpt.npz", "minwm train-vae doom")[1]["step"] == 6   # nothing finished lost
     train_vae.main(cfg(tmp_path / "b"))
     wa, wb = np.load(tmp_path / "a" / "vae.npz"), np.load(tmp_path / "b" / "vae.npz")
     for k in wa.files:
         np.testing.assert_array_equal(wa[k], wb[k], err_msg=k)
     # encode: per-frame statistics, M's actions discretised as the game saw them, episode flags
-    train_vae.encode(cfg(tmp_path / "a"))
+    encode.main(cfg(tmp_path / "a"))
     s = np.load(tmp_path / "a" / "series.npz")
     assert s["mu"].shape == (150, 8) and set(np.unique(s["action"])) <= {-1.0, 0.0, 1.0}
     assert s["restart"].sum() == s["done"].sum() == 3 and s["init_mu"].shape == (3, 8)
@@ -225,7 +305,6 @@ def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
 
 def test_encode_reuses_an_earlier_series_of_the_same_v(tmp_path, monkeypatch):
     """iterate's rounds encode only the new rollouts: the result equals encoding everything."""
-    from minwm import rollouts, train_vae
     rng = np.random.default_rng(4)
     cfg = lambda d: preset("doom", "tiny", run_dir=str(d))
     (tmp_path / "rollouts").mkdir()
@@ -234,16 +313,16 @@ def test_encode_reuses_an_earlier_series_of_the_same_v(tmp_path, monkeypatch):
         r = dict(frames=rng.integers(0, 256, (T, 64, 64, 3), dtype=np.uint8),
                  actions=rng.uniform(-1, 1, T).astype(np.float32), rewards=np.ones(T, np.float32),
                  dones=np.arange(T) == T - 1, seed=np.array(seed))
-        rollouts.write_rollout(tmp_path / "rollouts" / f"{seed:09d}.npz", r)
+        formats.write_rollout(tmp_path / "rollouts" / f"{seed:09d}.npz", r)
     for seed, T in ((5, 30), (9, 20)):
         add(seed, T)
-    train_vae.encode(cfg(tmp_path))
+    encode.main(cfg(tmp_path))
     (tmp_path / "series.npz").rename(tmp_path / "old.npz")
     add(7, 25)                                           # sorts between the two old rollouts
-    full = np.load(train_vae.encode(cfg(tmp_path)))
-    loaded, real_load = [], rollouts.load_rollout
-    monkeypatch.setattr(rollouts, "load_rollout", lambda p: loaded.append(p.name) or real_load(p))
-    reused = np.load(train_vae.encode(cfg(tmp_path), reuse=tmp_path / "old.npz"))
+    full = np.load(encode.main(cfg(tmp_path)))
+    loaded, real_load = [], formats.read_rollout
+    monkeypatch.setattr(formats, "read_rollout", lambda p: loaded.append(p.name) or real_load(p))
+    reused = np.load(encode.main(cfg(tmp_path), reuse=tmp_path / "old.npz"))
     assert loaded == ["000000007.npz"]
     assert list(reused["files"]) == ["000000005.npz", "000000007.npz", "000000009.npz"]
     assert list(reused["lengths"]) == [30, 25, 20] and reused["mu"].shape == (75, 8)
@@ -252,12 +331,12 @@ def test_encode_reuses_an_earlier_series_of_the_same_v(tmp_path, monkeypatch):
     # `minwm encode` again after `collect` added a rollout: the run's own series is reused
     add(11, 15)
     loaded.clear()
-    again = np.load(train_vae.encode(cfg(tmp_path)))
+    again = np.load(encode.main(cfg(tmp_path)))
     assert loaded == ["000000011.npz"] and list(again["lengths"]) == [30, 25, 20, 15]
     np.testing.assert_array_equal(again["mu"][:75], full["mu"])
     (tmp_path / "rollouts" / "000000011.npz").unlink()
     # another V: nothing is reused
     np.savez(tmp_path / "vae.npz", **infer.random_vae_arrays(8, rng))
     loaded.clear()
-    other = np.load(train_vae.encode(cfg(tmp_path), reuse=tmp_path / "old.npz"))
+    other = np.load(encode.main(cfg(tmp_path), reuse=tmp_path / "old.npz"))
     assert len(loaded) == 3 and not np.array_equal(other["mu"], full["mu"])
