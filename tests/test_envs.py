@@ -11,7 +11,8 @@ import gymnasium
 import numpy as np
 import pytest
 
-from minwm import carracing, doom
+from minwm import carracing, doom, pool
+from minwm.carracing_fast import FastCarRacing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ def test_doom_crop_keeps_top_five_sixths():
 
 def test_carracing_wrapper_frames_and_steps():
     env = carracing.CarRacing()
-    assert isinstance(env.env, carracing.FastCarRacing)
+    assert isinstance(env.env, FastCarRacing)
     frame = env.reset(seed=3)
     assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8
     assert (frame == carracing.process_frame(env.obs)).all()
@@ -84,7 +85,7 @@ def _policy(kind, t):
 def test_fast_carracing_is_byte_identical_to_stock():
     """Observations, rewards and termination equal, including the zoom-in of the first second
     (t < 1: 50 steps), new tracks on reset, and an episode that ends off the playfield (-100)."""
-    stock, fast = gymnasium.make("CarRacing-v3"), carracing.FastCarRacing()
+    stock, fast = gymnasium.make("CarRacing-v3"), FastCarRacing()
     cases = [(0, "straight", 120), (1, "hard turns", 120), (2, "braking", 120), (0, "off", 400)]
     for seed, kind, steps in cases:
         o1, _ = stock.reset(seed=seed)
@@ -237,3 +238,22 @@ def test_doom_in_terminated_pool_leaves_nothing_behind():
         assert _engine_running(directory)
     # leaving the with block calls pool.terminate()
     assert not os.path.exists(directory) and not _engine_running(directory)
+
+
+def _take_cover():
+    return {"env": doom.TakeCover()}
+
+
+def _directory(state, _):
+    return state["env"].directory
+
+
+def test_doom_in_a_closed_minwm_pool_leaves_nothing_behind():
+    """minwm.pool.Pool.close() terminates its workers (SIGTERM): their engines still close."""
+    workers = pool.Pool(_take_cover, (), workers=2)
+    try:
+        directories = workers.map(_directory, [0, 1])
+        assert all(_engine_running(d) for d in directories)
+    finally:
+        workers.close()
+    assert not any(os.path.exists(d) or _engine_running(d) for d in directories)

@@ -7,8 +7,9 @@ import pytest
 
 from dataclasses import replace
 
-from minwm import cli, config, controller as C, evolve, infer
-from minwm.agent import Pool
+from minwm import cli, config, controller as C, evolve, formats, infer
+from minwm.agent import Agents
+from minwm.doom import SPEC as DOOM
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_tiny_doom_run_every_stage(doom_run):
     assert series["mu"].shape == (L, 64) and series["action"].shape == (L, 1)
     assert set(np.unique(series["action"])) <= {-1.0, 0.0, 1.0}          # M sees the game's action
     assert series["restart"].sum() == series["done"].sum() == len(series["init_mu"]) == 4
-    ccfg, theta, info = evolve.load_controller(d / "controller.npz")
+    ccfg, theta, info = formats.read_controller(d / "controller.npz")
     assert ccfg.inputs == "zch" and theta.shape == (64 + 32 + 32,) and info["where"] == "dream"
     result = json.loads((d / "evaluate.json").read_text())
     assert result["trials"] == 2 and len(result["episodes"]) == 2
@@ -40,20 +41,20 @@ def test_play_and_dream_gifs(doom_run):
     from PIL import Image
     assert cli.main(["play", "doom", "--run-dir", str(doom_run), "--out", str(doom_run / "p.gif")]) is None
     assert cli.main(["dream", "doom", "--run-dir", str(doom_run), "--out", str(doom_run / "d.gif")]) is None
-    for name in ("p.gif", "d.gif"):
+    for name, size in (("p.gif", (128, 64)), ("d.gif", (64, 64))):   # play: the game | V's reconstruction
         with Image.open(doom_run / name) as im:
-            assert im.n_frames > 1
+            assert im.n_frames > 1 and im.size == size
 
 
 def test_demo_on_shipped_weights(doom_run, tmp_path, monkeypatch):
     import shutil
-    from minwm import evaluate
+    from minwm import show
     shipped = tmp_path / "weights" / "doom"
     shipped.mkdir(parents=True)
     for name in ("vae.npz", "mdnrnn.npz", "series.npz", "controller.npz"):
         shutil.copy(doom_run / name, shipped / name)
-    monkeypatch.setattr(evaluate, "SHIPPED", tmp_path / "weights")
-    evaluate.demo(1, tmp_path / "demo", ["evolve.population=4", "evolve.max_steps=50"])
+    monkeypatch.setattr(show, "SHIPPED", tmp_path / "weights")
+    show.demo(1, tmp_path / "demo", ["evolve.population=4", "evolve.max_steps=50"])
     assert (tmp_path / "demo" / "play.gif").exists() and (tmp_path / "demo" / "dream.gif").exists()
 
 
@@ -78,7 +79,7 @@ def test_iterate_one_round(doom_run):
 
 def test_tiny_carracing_run(tmp_path):
     assert cli.main(["run", "carracing", "--preset", "tiny", "--run-dir", str(tmp_path)]) is None
-    ccfg, theta, info = evolve.load_controller(tmp_path / "controller.npz")
+    ccfg, theta, info = formats.read_controller(tmp_path / "controller.npz")
     assert ccfg.inputs == "zh" and theta.shape == (3 * (32 + 32) + 3,) and info["where"] == "real"
     result = json.loads((tmp_path / "evaluate.json").read_text())
     assert result["trials"] == 2 and all(-200 < e["score"] < 1000 for e in result["episodes"])
@@ -97,17 +98,17 @@ def test_pool_local_and_ray_agree(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "vae.npz", **infer.random_vae_arrays(64, rng))
     np.savez(tmp_path / "m.npz", **infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True))
-    ccfg = replace(C.DOOM, hidden=32)
+    ccfg = replace(DOOM.controller, hidden=32)
     thetas = rng.standard_normal((2, 64 + 32 + 32)).astype(np.float32)
     tasks = [(ccfg, thetas[i], 10 + i) for i in range(2)]
-    local = Pool("doom", tmp_path / "vae.npz", tmp_path / "m.npz", workers=2, max_steps=40)
+    local = Agents("doom", tmp_path / "vae.npz", tmp_path / "m.npz", workers=2, max_steps=40)
     try:
         a = local.map(tasks)
     finally:
         local.close()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = Pool("doom", tmp_path / "vae.npz", tmp_path / "m.npz", workers=2, backend="ray",
+        remote = Agents("doom", tmp_path / "vae.npz", tmp_path / "m.npz", workers=2, backend="ray",
                       max_steps=40)
         b = remote.map(tasks)
         remote.close()
@@ -117,11 +118,12 @@ def test_pool_local_and_ray_agree(tmp_path):
     assert all(1 <= r <= 40 for r in a)
 
 
-def test_pool_worker_that_cannot_start_fails_with_its_reason(tmp_path):
+def test_agent_worker_that_cannot_start_fails_with_its_reason(tmp_path):
     # without care, multiprocessing respawns a worker whose initializer raises, forever
-    pool = Pool("doom", tmp_path / "missing-vae.npz", tmp_path / "missing-m.npz", workers=1)
+    # (workers=2: worker processes; with workers=1 the agent runs in this process, tests/test_pool.py)
+    agents = Agents("doom", tmp_path / "missing-vae.npz", tmp_path / "missing-m.npz", workers=2)
     try:
         with pytest.raises(RuntimeError, match="could not start.*missing-vae.npz"):
-            pool.map([(C.DOOM, np.zeros(C.n_params(C.DOOM), np.float32), 0)])
+            agents.map([(DOOM.controller, np.zeros(C.n_params(DOOM.controller), np.float32), 0)])
     finally:
-        pool.close()
+        agents.close()
