@@ -59,6 +59,10 @@ rng = np.random.default_rng(0)
 
 # %%
 from minwm import controller as C
+from minwm.config import spec
+
+CARRACING, DOOM = spec("carracing").controller, spec("doom").controller    # each env's own C (its spec)
+CARRACING_Z, CARRACING_Z_HIDDEN = C.ablation(CARRACING, "z"), C.ablation(CARRACING, "z_hidden")
 
 
 def carracing_act(theta, z, h):
@@ -80,21 +84,21 @@ def doom_env_action(a):
     return np.where(a[:, 0] < -1 / 3, -1, np.where(a[:, 0] > 1 / 3, 1, 0))  # left, stay, right
 
 
-print(f"parameters: CarRacing {C.n_params(C.CARRACING)}, Doom {C.n_params(C.DOOM)} (ablations: z only "
-      f"{C.n_params(C.CARRACING_Z)}, z + hidden layer {C.n_params(C.CARRACING_Z_HIDDEN)})")
-assert C.n_params(C.CARRACING) == 867 and C.n_params(C.DOOM) == 1088
+print(f"parameters: CarRacing {C.n_params(CARRACING)}, Doom {C.n_params(DOOM)} (ablations: z only "
+      f"{C.n_params(CARRACING_Z)}, z + hidden layer {C.n_params(CARRACING_Z_HIDDEN)})")
+assert C.n_params(CARRACING) == 867 and C.n_params(DOOM) == 1088
 
 N = 50
 z, h, c = rng.standard_normal((N, 32)), rng.standard_normal((N, 256)), None
 theta = rng.standard_normal(867) * 0.1
 a = carracing_act(theta, z, h)
-d1 = np.abs(a - C.act(C.CARRACING, theta, z, h)).max()
-assert np.allclose(carracing_env_action(a), C.env_action(C.CARRACING, a), atol=1e-6)  # float32 actions
+d1 = np.abs(a - C.act(CARRACING, theta, z, h)).max()
+assert np.allclose(carracing_env_action(a), C.env_action(CARRACING, a), atol=1e-6)  # float32 actions
 z, c, h = rng.standard_normal((N, 64)), rng.standard_normal((N, 512)), rng.standard_normal((N, 512))
 theta = rng.standard_normal(1088) * 0.05
 a = doom_act(theta, z, c, h)
-d2 = np.abs(a - C.act(C.DOOM, theta, z, h, c)).max()
-assert np.array_equal(doom_env_action(a), C.env_action(C.DOOM, a))
+d2 = np.abs(a - C.act(DOOM, theta, z, h, c)).max()
+assert np.array_equal(doom_env_action(a), C.env_action(DOOM, a))
 print(f"ours vs minwm.controller: CarRacing {d1:.1e}, Doom {d2:.1e}; Doom actions "
       f"left/stay/right = {np.bincount(doom_env_action(a) + 1, minlength=3).tolist()}")
 assert d1 < 1e-12 and d2 < 1e-12
@@ -228,7 +232,9 @@ assert reward == rewards_lib[0] and d < 1e-3
 # ## 4. Evolving a Doom controller in the dream
 # The paper's recipe (appendix A.3 and the original code): CMA-ES from `theta = 0` with
 # `sigma0 = 0.1`, a population of 64, fitness = mean reward of 16 rollouts; every 25 generations
-# the **CMA mean** (not the best individual) is scored over 1024 rollouts. `dream_population`
+# the **CMA mean** (not the best individual) is scored over 1024 rollouts (the original code;
+# the paper's text keeps "the best performing agent": `evolve.keep=best` in minwm, whose default
+# `evolve.keep=mean` follows the code). `dream_population`
 # runs all 64 x 16 rollouts as one batch, each row with its own controller, with the Numba
 # kernels of chapters 4 and 5 doing the pointwise work; rollouts that die leave the batch.
 
@@ -258,7 +264,11 @@ baseline = {name: dream(M, ccfg, th, mu0, logvar0, dcfg, np.random.default_rng(7
                              ("a random controller", (rng.standard_normal(n_params) * 0.1).astype(np.float32))]}
 for name, score in baseline.items():
     print(f"for comparison, {name}: {score:.1f}")
-np.savez(OUT / "06_controller.npz", theta=es.mean.astype(np.float32))
+from minwm import formats                  # controller.npz's format: theta and its ControllerConfig
+
+formats.save_controller(OUT / "06_controller.npz", ccfg, es.mean, generation=gens, where="dream",
+                        score=float(evals[-1][1]), rollouts=eval_rollouts)
+assert formats.read_controller(OUT / "06_controller.npz")[0] == ccfg
 assert curve[-1][1] > curve[0][1]                                          # the population improved
 if plt is not None:
     fig, ax = plt.subplots(figsize=(6, 3.8))
@@ -295,6 +305,6 @@ if plt is not None:
 #    controller at the other temperature. Which transfers better? (The paper: agents trained at
 #    higher tau did better in the real game.)
 # 3. Write the CarRacing ablation "z + hidden layer" (40 tanh units, 1443 parameters) out in
-#    NumPy and check it against `minwm.controller.act` with `C.CARRACING_Z_HIDDEN`.
+#    NumPy and check it against `minwm.controller.act` with `CARRACING_Z_HIDDEN`.
 #
 # Solutions: `tutorials/solutions/06_cma_es.py`.

@@ -152,8 +152,7 @@ env.close()
 # this same loop.
 
 # %%
-from minwm import config, evaluate, evolve, infer, train_rnn, train_vae
-from minwm.rollouts import collect_stage
+from minwm import collect, config, encode, evaluate, evolve, formats, infer, train_rnn, train_vae
 
 RUN = os.environ.get("MINWM_RUN")
 scratch = Path(tempfile.mkdtemp(prefix="minwm-07-")) if FAST else None
@@ -168,8 +167,8 @@ print(f"run directory {cfg.path} (preset {cfg.preset}): {cfg.collect.rollouts} r
       f"M {cfg.rnn.hidden} units, CMA-ES population {cfg.evolve.population} x {cfg.evolve.rollouts} "
       f"episodes for {cfg.evolve.generations} generations, {cfg.evaluate.trials} trials")
 
-STAGES = [("collect", collect_stage, "rollouts"), ("train-vae", train_vae.main, "vae.npz"),
-          ("encode", train_vae.encode, "series.npz"), ("train-rnn", train_rnn.main, "mdnrnn.npz"),
+STAGES = [("collect", collect.main, "rollouts"), ("train-vae", train_vae.main, "vae.npz"),
+          ("encode", encode.main, "series.npz"), ("train-rnn", train_rnn.main, "mdnrnn.npz"),
           ("evolve", evolve.main, "controller.npz"), ("evaluate", evaluate.main, "evaluate.json")]
 for name, stage, output in STAGES:
     if (cfg.path / output).exists() and name != "collect":           # collect tops up on its own
@@ -202,7 +201,7 @@ from minwm.kernels import mdn_head
 
 V = infer.load_vae(cfg.path / "vae.npz")
 M = infer.load_mdnrnn(cfg.path / "mdnrnn.npz")
-ccfg, theta, info = evolve.load_controller(cfg.path / "controller.npz")
+ccfg, theta, info = formats.read_controller(cfg.path / "controller.npz")
 Z, H = M.nz, M.hidden
 sig = lambda x: 1.0 / (1.0 + np.exp(-x))
 
@@ -306,7 +305,7 @@ def eval_at(run_cfg, generation):
 print(f"{'controller':18s} {'P':>5s}  {'CMA mean, gen ' + str(G):>16s}  {'real env, trials':>22s}")
 scores = {}
 for name, run_cfg in runs_by_name.items():
-    accfg, atheta, _ = evolve.load_controller(run_cfg.path / "controller.npz")
+    accfg, atheta, _ = formats.read_controller(run_cfg.path / "controller.npz")
     real = "(full mode only)"
     if (run_cfg.path / "evaluate.json").exists():
         res = json.loads((run_cfg.path / "evaluate.json").read_text())
@@ -314,7 +313,7 @@ for name, run_cfg in runs_by_name.items():
         real = f"{res['mean']:10.1f} +- {res['std']:6.1f} ({res['trials']})"
     print(f"{name:18s} {C.n_params(accfg):5d}  {eval_at(run_cfg, G):16.1f}  {real:>22s}")
     assert len(atheta) == C.n_params(accfg)
-assert [C.n_params(evolve.load_controller(r.path / "controller.npz")[0]) for r in runs_by_name.values()] == \
+assert [C.n_params(formats.read_controller(r.path / "controller.npz")[0]) for r in runs_by_name.values()] == \
        [3 * (Z + H) + 3, 3 * Z + 3, Z * 40 + 40 + 40 * 3 + 3]
 if Z == 32:
     print("at the paper's Z = 32: 99 and 1443 parameters; with H = 256 the full C has 867")

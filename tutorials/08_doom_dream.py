@@ -67,11 +67,10 @@ except ImportError:
 # the random-policy episodes, which `encode` stores as `init_mu, init_logvar`.
 
 # %%
-from minwm import config, evaluate, evolve, infer, runs, train_rnn, train_vae
-from minwm.rollouts import collect_stage
+from minwm import collect, config, encode, evaluate, evolve, formats, infer, show, train_rnn, train_vae
 
 RUN = os.environ.get("MINWM_RUN")
-SHIPPED = evaluate.SHIPPED / "doom"
+SHIPPED = show.SHIPPED / "doom"
 WEIGHTS = ("vae.npz", "mdnrnn.npz", "series.npz", "controller.npz")
 scratch, source = None, "tiny"
 if not FAST and RUN and (Path(RUN) / "controller.npz").exists():
@@ -92,8 +91,8 @@ else:
               f"with MINWM_RUN=runs/doom-default. Falling back to the tiny preset.")
     scratch = Path(tempfile.mkdtemp(prefix="minwm-08-"))
     cfg = config.preset("doom", "tiny", run_dir=str(scratch / "doom-tiny"))
-    STAGES = [("collect", collect_stage, "rollouts"), ("train-vae", train_vae.main, "vae.npz"),
-              ("encode", train_vae.encode, "series.npz"), ("train-rnn", train_rnn.main, "mdnrnn.npz"),
+    STAGES = [("collect", collect.main, "rollouts"), ("train-vae", train_vae.main, "vae.npz"),
+              ("encode", encode.main, "series.npz"), ("train-rnn", train_rnn.main, "mdnrnn.npz"),
               ("evolve", evolve.main, "controller.npz")]
     for name, stage, output in STAGES:          # evaluate comes in section 5
         t0 = time.perf_counter()
@@ -102,8 +101,8 @@ else:
 
 V = infer.load_vae(cfg.path / "vae.npz")
 M = infer.load_mdnrnn(cfg.path / "mdnrnn.npz")
-ccfg, theta, info = evolve.load_controller(cfg.path / "controller.npz")
-series, _ = runs.load_npz(cfg.path / "series.npz")
+ccfg, theta, info = formats.read_controller(cfg.path / "controller.npz")
+series, _ = formats.read_series(cfg.path / "series.npz")
 mu0, logvar0 = series["init_mu"], series["init_logvar"]                 # (E, Z) first frames
 Z, H, K = M.nz, M.hidden, M.k
 print(f"weights: {source} ({cfg.path}); V Z = {Z}, M H = {H}, K = {K}, restart input {M.restart}, "
@@ -130,9 +129,9 @@ print(f"C: inputs [{', '.join(ccfg.inputs)}], {len(theta)} parameters, bias {ccf
 # per step uniforms for the component and normals for z), so the two must agree step by step.
 
 # %%
-from minwm.dream import DreamConfig, dream, dream_frames, save_dream
+from minwm.dream import DreamConfig, dream, dream_frames
 
-MAX_STEPS = 2100
+MAX_STEPS = config.spec("doom").max_steps                               # 2100, Take Cover's cap
 sig = lambda x: 1.0 / (1.0 + np.exp(-x))
 
 
@@ -222,14 +221,14 @@ if plt is not None:
 
 # %%
 from minwm.agent import episode
-from minwm.rollouts import make_env
 
 limit = 100 if FAST else 600                                            # frames in the GIF
 reward, zs, _ = dream_one(theta, 1.15, seed=1)
-save_dream(V, zs[:limit], OUT / "08_dream.gif")
+show.save_gif(dream_frames(V, zs[:limit]), OUT / "08_dream.gif", fps=20)
 print(f"08_dream.gif: {min(len(zs), limit)} of the {len(zs)} frames of a dream that survived {reward} steps")
 
-env = make_env("doom")
+spec = config.spec(cfg.env)                                             # Doom's facts: minwm/doom.py
+env = spec.make(spec.steps(cfg.evaluate.max_steps))
 try:
     real = episode(env, V, M, ccfg, theta, seed=cfg.evaluate.seed, record=True)
 finally:

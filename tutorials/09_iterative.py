@@ -70,8 +70,7 @@ except ImportError:
 # The Doom pipeline of chapter 8: random rollouts, V, M, C evolved in the dream, the real score.
 
 # %%
-from minwm import config, evaluate, evolve, infer, iterate, runs, train_rnn, train_vae
-from minwm.rollouts import collect_stage, load_rollout
+from minwm import collect, config, encode, evaluate, evolve, formats, infer, iterate, train_rnn, train_vae
 
 RUN = os.environ.get("MINWM_RUN")
 scratch = Path(tempfile.mkdtemp(prefix="minwm-09-")) if FAST else None
@@ -84,8 +83,8 @@ else:
     cfg = config.override(config.preset("doom", "default", run_dir=str(OUT / "09_doom")), [
         "collect.rollouts=300", "evolve.generations=20",
         "iterate.iterations=3", "iterate.rollouts=100", "iterate.rnn_epochs=5", "iterate.generations=10"])
-STAGES = [("collect", collect_stage, "rollouts"), ("train-vae", train_vae.main, "vae.npz"),
-          ("encode", train_vae.encode, "series.npz"), ("train-rnn", train_rnn.main, "mdnrnn.npz"),
+STAGES = [("collect", collect.main, "rollouts"), ("train-vae", train_vae.main, "vae.npz"),
+          ("encode", encode.main, "series.npz"), ("train-rnn", train_rnn.main, "mdnrnn.npz"),
           ("evolve", evolve.main, "controller.npz"), ("evaluate", evaluate.main, "evaluate.json")]
 for name, stage, output in STAGES:
     if (cfg.path / output).exists() and name != "collect":
@@ -132,15 +131,15 @@ print(f"iterate: {time.perf_counter() - t0:.1f} s; last round in {last}")
 
 # %%
 it1 = base / "iter1"
-new = sorted(p for p in (it1 / "rollouts").glob("*.npz") if int(p.stem) >= iterate.ITER_SEED)
+new = sorted(p for p in (it1 / "rollouts").glob("*.npz") if int(p.stem) >= config.ITER_SEED)
 for p in new:
-    r = load_rollout(p)
+    r = formats.read_rollout(p)
     T = len(r["frames"])
     assert len(r["actions"]) == len(r["rewards"]) == len(r["dones"]) == T and r["dones"][-1]
     assert set(np.unique(r["actions"])) <= {-1.0, 0.0, 1.0}
 
-s0, _ = runs.load_npz(base / "series.npz")
-s1, _ = runs.load_npz(it1 / "series.npz")
+s0, _ = formats.read_series(base / "series.npz")
+s1, _ = formats.read_series(it1 / "series.npz")
 episode_lengths = lambda s: np.diff(np.append(np.flatnonzero(s["restart"]), len(s["restart"])))
 L0, E0 = len(s0["mu"]), len(s0["init_mu"])
 lengths_old, lengths_new = episode_lengths(s0), episode_lengths(s1)[E0:]     # steps per episode
@@ -150,7 +149,7 @@ print(f"round 1 added {len(new)} agent rollouts: {lengths_new.mean():.0f} steps 
 d_old = max(np.abs(s1[k][:L0] - s0[k]).max() for k in ("mu", "logvar", "action"))
 V = infer.load_vae(base / "vae.npz")
 check = new[:3]                                            # the first agent rollouts, by hand
-mu_new = np.concatenate([infer.encode(V, load_rollout(p)["frames"])[0] for p in check])   # (L', Z)
+mu_new = np.concatenate([infer.encode(V, formats.read_rollout(p)["frames"])[0] for p in check])   # (L', Z)
 d_new = np.abs(s1["mu"][L0:L0 + len(mu_new)] - mu_new).max()
 print(f"round 1's series: {len(s1['mu'])} frames = {L0} from round 0 (max difference {d_old:.1e}) "
       f"+ {lengths_new.sum()} from the agent (the first {len(check)} encoded here: max difference "
@@ -165,8 +164,8 @@ last_loss = lambda d: json.loads((d / "mdnrnn.jsonl").read_text().splitlines()[-
 print(f"M's loss: round 0 from {first_loss(base):.3f} (random weights) to {last_loss(base):.3f}; "
       f"round 1 starts at {first_loss(it1):.3f} (round 0's M on the enlarged data), ends at {last_loss(it1):.3f}")
 M0, M1 = (np.load(d / "mdnrnn.npz")["lstm.wh"] for d in (base, it1))
-_, th0, _ = evolve.load_controller(base / "controller.npz")
-_, th1, _ = evolve.load_controller(it1 / "controller.npz")
+_, th0, _ = formats.read_controller(base / "controller.npz")
+_, th1, _ = formats.read_controller(it1 / "controller.npz")
 print(f"relative change of M's recurrent weights in round 1: {np.linalg.norm(M1 - M0) / np.linalg.norm(M0):.3f}; "
       f"C moved by {np.linalg.norm(th1 - th0):.3f} from round 0's C (|theta| = {np.linalg.norm(th0):.3f})")
 

@@ -8,7 +8,7 @@ import os
 import cma
 import numpy as np
 
-from minwm import controller as C, infer
+from minwm import carracing, controller as C, infer
 from minwm.dream import DreamConfig, dream, dream_population
 
 FAST = os.environ.get("MINWM_FAST") == "1"
@@ -89,8 +89,9 @@ def act_z_hidden(theta, z):
     return np.tanh(np.tanh(z @ W1.T + b1) @ W2.T + b2)                       # (N, 3)
 
 
+CARRACING_Z_HIDDEN = C.ablation(carracing.SPEC.controller, "z_hidden")   # CarRacing's C, ablated
 theta = rng.standard_normal(1443) * 0.2
 z = rng.standard_normal((20, 32))
-d = np.abs(act_z_hidden(theta, z) - C.act(C.CARRACING_Z_HIDDEN, theta, z)).max()
-print(f"parameters {C.n_params(C.CARRACING_Z_HIDDEN)}; ours vs minwm.controller: max difference {d:.1e}")
-assert C.n_params(C.CARRACING_Z_HIDDEN) == 1443 and d < 1e-12
+d = np.abs(act_z_hidden(theta, z) - C.act(CARRACING_Z_HIDDEN, theta, z)).max()
+print(f"parameters {C.n_params(CARRACING_Z_HIDDEN)}; ours vs minwm.controller: max difference {d:.1e}")
+assert C.n_params(CARRACING_Z_HIDDEN) == 1443 and d < 1e-12

@@ -10,8 +10,7 @@ import cma
 import numpy as np
 
 from minwm import config, controller as C, evolve
-from minwm.carracing import CarRacing
-from minwm.rollouts import brownian_actions
+from minwm.carracing import CarRacing, brownian_actions
 
 FAST = os.environ.get("MINWM_FAST") == "1"
 rng = np.random.default_rng(0)

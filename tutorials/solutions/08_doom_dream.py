@@ -100,7 +100,7 @@ for tau in (0.5, 1.0, 1.5):
 # A dream score has a large spread (the paper's real scores: 1092 +- 556), so a mean over 16
 # rollouts has a standard error of about std / 4. Two candidates whose true means differ by less
 # than that are ranked nearly at random, one reason CMA-ES needs many generations and why the
-# paper re-scores the CMA mean over 1024 rollouts (standard error std / 32) before keeping it.
+# original code re-scores the CMA mean over 1024 rollouts (standard error std / 32) before keeping it.
 
 # %%
 n = 256 if FAST else 1024
