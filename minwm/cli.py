@@ -47,7 +47,7 @@ def make_config(args):
     run_dir = args.run_dir or f"runs/{args.env}-{args.preset or 'default'}"
     saved = Path(run_dir) / "config.json"
     if args.preset is None and saved.exists():  # a copied run directory writes to itself
-        cfg = replace(config.from_json(saved.read_text()), run_dir=run_dir)
+        cfg = replace(config.from_json(saved.read_text(), str(saved)), run_dir=run_dir)
     else:
         cfg = config.preset(args.env, args.preset or "default", run_dir=run_dir)
     return config.override(cfg, args.overrides)

@@ -21,12 +21,13 @@ ENVS = ("carracing", "doom")      # each is a module minwm/<name>.py that define
 PRESETS = ("tiny", "default", "paper")
 
 # Seeds: every stage draws episodes from its own range, so no episode is seen twice by accident.
-# Collection: run seed * 100,000,000 + 0, 1, ...; evolution in the real env adds TRAIN_SEED (each
-# generation's candidates meet the same tracks) and scores the CMA mean on EVAL_SEED + 0, 1, ...;
-# round k of section 5's procedure records ITER_SEED + 100,000 k + j; evaluate starts at
-# Evaluate.seed (1,000,000); 2,000,000+ is a second, held-out evaluation set.
+# Collection: run seed * 100,000,000 + 0, 1, ...; evaluate starts at Evaluate.seed (1,000,000),
+# and 2,000,000+ is a second, held-out evaluation set (evaluate.seed=2000000); evolution in the
+# real env scores a generation on TRAIN_SEED + generation * rollouts + j (all candidates meet the
+# same tracks) and the kept C on EVAL_SEED + j; round k of section 5's procedure records
+# ITER_SEED + 100,000 k + j. (Evolution used 2,000,000+ before 2026-12: the held-out set.)
 COLLECT_SEED_STRIDE = 100_000_000
-TRAIN_SEED, EVAL_SEED, ITER_SEED = 2_000_000, 3_000_000, 4_000_000
+EVAL_SEED, ITER_SEED, TRAIN_SEED = 3_000_000, 4_000_000, 50_000_000
 
 
 @dataclass(frozen=True)
@@ -224,8 +225,41 @@ def to_json(cfg):
     return json.dumps(dataclasses.asdict(cfg), indent=1)
 
 
-def from_json(text):
-    d = json.loads(text)
-    sections = {"collect": Collect, "vae": TrainV, "rnn": TrainM, "evolve": Evolve,
-                "evaluate": Evaluate, "iterate": Iterate}
-    return Config(**{k: sections[k](**v) if k in sections else v for k, v in d.items()})
+SECTIONS = {"collect": Collect, "vae": TrainV, "rnn": TrainM, "evolve": Evolve,
+            "evaluate": Evaluate, "iterate": Iterate}
+
+
+def from_json(text, source="config.json"):
+    """A Config from to_json's text; ValueError naming `source` and the bad entry otherwise."""
+    def fail(problem):
+        return ValueError(f"{source}: {problem}; fix it, or delete it to start from a preset "
+                          f"(--preset default)")
+
+    def build(cls, d, where):
+        if not isinstance(d, dict):
+            raise fail(f"{where or 'the file'} is not a JSON object")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise fail(f"unknown key {where}{unknown[0]}")
+        values = {}
+        for k, v in d.items():
+            if k in SECTIONS and cls is Config:
+                values[k] = build(SECTIONS[k], v, f"{k}.")
+                continue
+            t = fields[k].type
+            ok = isinstance(v, t) and (t is bool or not isinstance(v, bool)) or (
+                t is float and isinstance(v, int) and not isinstance(v, bool))
+            if not ok:
+                raise fail(f"{where}{k} = {v!r}, expected {t.__name__}")
+            values[k] = t(v)
+        return cls(**values)
+
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise fail(f"not valid JSON ({e})") from None
+    cfg = build(Config, d, "")
+    if cfg.env not in ENVS:
+        raise fail(f"unknown environment {cfg.env!r}")
+    return cfg

@@ -84,7 +84,7 @@ def _evolve(cfg: Config, fitness):
     es = cma.CMAEvolutionStrategy(x0, e.sigma0, {"popsize": e.population, "verbose": -9,
                                                  "randn": np.random.RandomState(cfg.seed + 1).randn})
     gen, best = 0, {"score": -np.inf, "generation": -1}
-    ck = formats.load_pickle(ckpt_path) if ckpt_path.exists() else None
+    ck = runs.load_pickle(ckpt_path) if ckpt_path.exists() else None
     if ck is not None:                                              # resume
         es, gen, best = ck["es"], ck["generation"], ck["best"]
         runs.set_rng_state(rng, ck["rng"])
@@ -116,7 +116,7 @@ def _evolve(cfg: Config, fitness):
             bar.set_postfix(best=f"{record['best']:.1f}", mean=f"{record['mean']:.1f}",
                             eval=f"{best['score']:.1f}")
             bar.update()
-            formats.save_pickle(ckpt_path, {"es": es, "generation": gen, "best": best,
+            runs.save_pickle(ckpt_path, {"es": es, "generation": gen, "best": best,
                                             "rng": runs.rng_state(rng)})
     finally:
         bar.close()

@@ -5,8 +5,7 @@
     controller.npz   C: theta (P,) and its controller.ControllerConfig, written by evolve
     series.npz       encode's per-frame (mu, logvar), actions and episode flags (SERIES below)
     rollouts/<seed>.npz   one episode: frames, actions, rewards, dones, seed (collect, iterate)
-    *.ckpt.npz       a training checkpoint: parameters, Adam's moments, step, RNG state
-    evolve.ckpt.pkl  CMA-ES's state: a pickle, so it is local to its run and never shipped
+    *.ckpt.npz, evolve.ckpt.pkl   a run's own checkpoints: minwm.runs writes and reads them
 
 Every .npz is written to a temporary name, flushed to disk, then renamed over the old file
 (os.replace is atomic): a crash or a full disk during a save leaves the previous file intact.
@@ -34,7 +33,6 @@ M, mdnrnn.npz (appendix A.2)
 """
 import json
 import os
-import pickle
 import warnings
 import zipfile
 import zlib
@@ -72,21 +70,14 @@ def _bad(path, problem, command):
 
 
 # ------------------------------------------------------------------------------ .npz, any
-def save_npz(path, arrays, state=None, compress=0):
-    """Write arrays (and a JSON-able `state` dict) atomically. compress: 0 stored, else a
-    deflate level (rollouts use 1: 4x faster than level 6 on Doom's frames, files ~10-30% larger)."""
+def _atomic(path, write):
+    """write(f) to a temporary file, flushed to disk, then renamed over `path` (atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if state is not None:
-        arrays = {**arrays, "__state__": np.array(json.dumps(state))}
     tmp = path.with_name(path.name + ".part")
-    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     try:
         with open(tmp, "wb") as f:
-            with zipfile.ZipFile(f, "w", mode, compresslevel=compress or None) as z:
-                for name, a in arrays.items():
-                    with z.open(name + ".npy", "w", force_zip64=True) as g:
-                        np.lib.format.write_array(g, np.asanyarray(a), allow_pickle=False)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -94,19 +85,38 @@ def save_npz(path, arrays, state=None, compress=0):
         tmp.unlink(missing_ok=True)                     # a failed write (disk full) leaves no .part
 
 
+def save_npz(path, arrays, state=None, compress=0):
+    """Write arrays (and a JSON-able `state` dict) atomically. compress: 0 stored, else a
+    deflate level (rollouts use 1: 4x faster than level 6 on Doom's frames, files ~10-30% larger)."""
+    if state is not None:
+        arrays = {**arrays, "__state__": np.array(json.dumps(state))}
+
+    def write(f):
+        mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        with zipfile.ZipFile(f, "w", mode, compresslevel=compress or None) as z:
+            for name, a in arrays.items():
+                with z.open(name + ".npy", "w", force_zip64=True) as g:
+                    np.lib.format.write_array(g, np.asanyarray(a), allow_pickle=False)
+    _atomic(path, write)
+
+
 def load_npz(path, command, keys=(), only=None):
     """-> (arrays dict, state dict or None). MissingInput if there is no file; FormatError if it
     is truncated, not an .npz, holds pickled objects or lacks one of `keys`. only: read just
     these arrays (the rest of the file is not decompressed)."""
     path = require(path, command)
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":                         # every .npz is a zip file
+            raise _bad(path, "not an .npz file (empty, or other data)", command)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files if k != "__state__" and (only is None or k in only)}
             state = json.loads(str(f["__state__"])) if "__state__" in f.files else None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise _bad(path, f"not a complete .npz file, truncated or corrupt ({e})", command) from None
-    except (ValueError, json.JSONDecodeError) as e:     # pickled object arrays, a bad header
-        raise _bad(path, f"unreadable ({e})", command) from None
+    except ValueError as e:                             # object arrays: minwm never unpickles
+        problem = "holds pickled objects" if "pickle" in str(e) else f"unreadable ({e})"
+        raise _bad(path, problem, command) from None
     missing = [k for k in keys if k not in arrays]
     if missing:
         raise _bad(path, f"missing {', '.join(missing)}", command)
@@ -141,10 +151,8 @@ def _checked(path, arrays, shapes, command):
 def _meta(path, arrays, names, command):
     try:
         return [int(arrays[f"meta.{n}"]) for n in names]
-    except KeyError as e:
-        raise _bad(path, f"missing {e.args[0]}", command) from None
-    except (TypeError, ValueError):
-        raise _bad(path, f"meta.* entries must be integers ({', '.join(names)})", command) from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise _bad(path, f"missing or not an integer: {e}", command) from None
 
 
 # ------------------------------------------------------------------------------ V and M
@@ -197,12 +205,6 @@ def read_mdnrnn(path, command="minwm train-rnn ENV", arrays=None):
     arrays = load_npz(path, command)[0] if arrays is None else arrays
     meta = dict(zip(MDNRNN_META, _meta(path, arrays, MDNRNN_META, command)))
     return meta, _checked(path, arrays, mdnrnn_shapes(**meta), command)
-
-
-def random_weights(shapes, rng: np.random.Generator, scale=1.0):
-    """N(0, scale^2 / fan_in) weights, N(0, (scale / 10)^2) biases, float32 (tests, benchmarks)."""
-    return {n: (rng.standard_normal(s) * scale / (np.sqrt(np.prod(s[:-1])) if len(s) > 1 else 10.0)).astype(np.float32)
-            for n, s in shapes.items()}
 
 
 # ------------------------------------------------------------------------------ C
@@ -263,6 +265,9 @@ def read_rollout(path, command="minwm collect ENV"):
             len(r[k]) != T for k in ROLLOUT):
         raise _bad(path, f"frames {r['frames'].shape} {r['frames'].dtype} do not match "
                          f"{T} dones (expected (T, 64, 64, 3) uint8)", command)
+    nonfinite = [k for k in ROLLOUT if r[k].dtype.kind not in "biuf" or not np.isfinite(r[k]).all()]
+    if nonfinite:
+        raise _bad(path, f"not finite numbers in {', '.join(nonfinite)}", command)
     return r
 
 
@@ -279,65 +284,4 @@ def or_warn(read, path):
     except (FormatError, MissingInput) as e:
         warnings.warn(f"skipping rollout: {e} (delete it and run collect again to replace it)",
                       RuntimeWarning, stacklevel=2)
-        return None
-
-
-# ------------------------------------------------------------------------------ checkpoints
-def save_training(path, params, opt, step, rng, **arrays):
-    """A training checkpoint: parameters, Adam's moments, the step, the RNG (and extra arrays)."""
-    weights = {"p/" + k: t.data for k, t in params.items()}
-    check_finite(weights, f"the checkpoint {path}")
-    arrays.update(weights)
-    arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()})
-    save_npz(path, arrays, {"step": step, "rng": rng.bit_generator.state})
-
-
-def set_aside(path, problem):
-    """A checkpoint that cannot be read is renamed (kept for a look) and its stage starts over."""
-    path = Path(path)
-    path.replace(path.with_name(path.name + ".bad"))
-    warnings.warn(f"{path}: {problem}; set aside as {path.name}.bad, the stage starts over",
-                  RuntimeWarning, stacklevel=3)
-
-
-def load_training(path, params, opt, rng, command):
-    """Restore what save_training wrote (in place) -> (step, the extra arrays), or None if the
-    checkpoint is unreadable (set aside with a warning). A checkpoint of another model size is an
-    error: it belongs to another config."""
-    try:
-        arrays, state = load_npz(path, command, keys=[f"p/{k}" for k in params])
-        step, rng_state = int(state["step"]), state["rng"]
-    except (FormatError, TypeError, KeyError) as e:
-        set_aside(path, f"unreadable checkpoint ({e})")
-        return None
-    wrong = [f"{k} {arrays['p/' + k].shape} (this config: {t.data.shape})"
-             for k, t in params.items() if arrays["p/" + k].shape != t.data.shape]
-    if wrong:
-        raise _bad(path, f"made with another config ({', '.join(wrong)}); use the run's own "
-                         f"config, or delete the checkpoint to start over", command)
-    for k, t in params.items():
-        t.data[...] = arrays["p/" + k]
-    opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
-    rng.bit_generator.state = rng_state
-    return step, arrays
-
-
-def save_pickle(path, obj):
-    """evolve's CMA-ES checkpoint (pycma's object holds its own state): local to one run."""
-    tmp = Path(str(path) + ".part")
-    with open(tmp, "wb") as f:
-        pickle.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_pickle(path):
-    """Unpickles a checkpoint this run wrote itself: never use it on a file from elsewhere (a
-    pickle runs code). Unreadable (truncated): None, set aside with a warning."""
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)  # local to this run: see the docstring
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as e:
-        set_aside(path, f"unreadable checkpoint ({type(e).__name__}: {e})")
         return None

@@ -70,15 +70,21 @@ def load_mdnrnn(path, command="minwm train-rnn ENV"):
     return _mdnrnn(*formats.read_mdnrnn(path, command))
 
 
+def _random(shapes, rng, scale):
+    # N(0, scale^2 / fan_in) weights, N(0, (scale / 10)^2) biases
+    return {n: (rng.standard_normal(s) * scale / (np.sqrt(np.prod(s[:-1])) if len(s) > 1 else 10.0)).astype(np.float32)
+            for n, s in shapes.items()}
+
+
 def random_vae_arrays(nz, rng: np.random.Generator, scale=1.0):
     """Random V weights in the exported layout, meta included (tests, benchmarks; np.savez them)."""
-    return {**formats.random_weights(formats.vae_shapes(nz), rng, scale), "meta.nz": np.array(nz)}
+    return {**_random(formats.vae_shapes(nz), rng, scale), "meta.nz": np.array(nz)}
 
 
 def random_mdnrnn_arrays(nz, na, hidden, rng: np.random.Generator, k=5, restart=False, done=False, scale=1.0):
     """Random M weights in the exported layout, meta included (tests, benchmarks; np.savez them)."""
     meta = dict(nz=nz, na=na, hidden=hidden, k=k, restart=int(restart), done=int(done))
-    return {**formats.random_weights(formats.mdnrnn_shapes(nz, na, hidden, k, restart, done), rng, scale),
+    return {**_random(formats.mdnrnn_shapes(nz, na, hidden, k, restart, done), rng, scale),
             **{f"meta.{n}": np.array(v) for n, v in meta.items()}}
 
 

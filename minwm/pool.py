@@ -36,8 +36,9 @@ class Pool:
     def __init__(self, build, args=(), workers=0, backend="local"):
         n = workers or os.cpu_count()
         self.local = n == 1 and backend == "local"
-        if self.local:
-            _start(build, args)
+        if self.local:                                     # errors raise here, as they are
+            _state.clear()
+            _state.update(build(*args))
             self.pool = None
             return
         old = os.environ.get("OPENBLAS_NUM_THREADS")

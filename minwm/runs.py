@@ -7,18 +7,22 @@ A run directory holds one file (or folder) per stage output (their formats: minw
     mdnrnn.npz          train-rnn    exported M
     controller.npz      evolve       the best C found (flat parameters) and its score
     evaluate.json       evaluate     every episode's score and seed, mean +- std
-Checkpoints (*.ckpt.npz) and logs (*.jsonl) sit beside them, with the config (config.json).
+Checkpoints (*.ckpt.npz, evolve.ckpt.pkl: written and read here, local to the run) and logs
+(*.jsonl) sit beside them, with the config (config.json).
 """
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import pickle
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from minwm import formats
 from minwm.config import to_json
 
 
@@ -29,6 +33,70 @@ def file_digest(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def rng_state(rng):
+    return rng.bit_generator.state
+
+
+def set_rng_state(rng, state):
+    rng.bit_generator.state = state
+    return rng
+
+
+def save_training(path, params, opt, step, rng, **arrays):
+    """A training checkpoint: parameters, Adam's moments, the step, the RNG (and extra arrays)."""
+    weights = {"p/" + k: t.data for k, t in params.items()}
+    formats.check_finite(weights, f"the checkpoint {path}")
+    arrays.update(weights)
+    arrays.update({"opt/" + k: v for k, v in opt.state_dict().items()})
+    formats.save_npz(path, arrays, {"step": step, "rng": rng.bit_generator.state})
+
+
+def set_aside(path, problem):
+    """A checkpoint that cannot be read is renamed (kept for a look) and its stage starts over."""
+    path = Path(path)
+    path.replace(path.with_name(path.name + ".bad"))
+    warnings.warn(f"{path}: {problem}; set aside as {path.name}.bad, the stage starts over",
+                  RuntimeWarning, stacklevel=3)
+
+
+def load_training(path, params, opt, rng, command):
+    """Restore what save_training wrote (in place) -> (step, the extra arrays), or None if the
+    checkpoint is unreadable (set aside with a warning). A checkpoint of another model size is an
+    error: it belongs to another config."""
+    try:
+        arrays, state = formats.load_npz(path, command, keys=[f"p/{k}" for k in params])
+        step, rng_state = int(state["step"]), state["rng"]
+    except (formats.FormatError, TypeError, KeyError) as e:
+        set_aside(path, f"unreadable checkpoint ({e})")
+        return None
+    wrong = [f"{k} {arrays['p/' + k].shape} (this config: {t.data.shape})"
+             for k, t in params.items() if arrays["p/" + k].shape != t.data.shape]
+    if wrong:
+        raise formats.FormatError(f"{path}: made with another config ({', '.join(wrong)}); use "
+                                  f"the run's own config, or delete the checkpoint to start over")
+    for k, t in params.items():
+        t.data[...] = arrays["p/" + k]
+    opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
+    rng.bit_generator.state = rng_state
+    return step, arrays
+
+
+def save_pickle(path, obj):
+    """evolve's CMA-ES checkpoint (pycma's object holds its own state): local to one run."""
+    formats._atomic(path, lambda f: pickle.dump(obj, f))
+
+
+def load_pickle(path):
+    """Unpickles a checkpoint this run wrote itself: never use it on a file from elsewhere (a
+    pickle runs code). Unreadable (truncated): None, set aside with a warning."""
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # local to this run: see the docstring
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as e:
+        set_aside(path, f"unreadable checkpoint ({type(e).__name__}: {e})")
+        return None
 
 
 class Log:

@@ -136,7 +136,7 @@ def _train(cfg: Config):
     runs.save_config(cfg)
     step, order = 0, shuffle(rng)
     state = [np.zeros((batch, cfg.rnn.hidden), np.float32) for _ in range(2)]   # carry_state's (h, c)
-    resumed = ckpt_path.exists() and formats.load_training(ckpt_path, p, opt, rng,
+    resumed = ckpt_path.exists() and runs.load_training(ckpt_path, p, opt, rng,
                                                            f"minwm train-rnn {cfg.env}")
     if cfg.rnn.init and not resumed:                                 # continue earlier weights
         mdnrnn.load_exported(p, mcfg, cfg.rnn.init)
@@ -153,7 +153,7 @@ def _train(cfg: Config):
         return out
 
     def checkpoint():  # with the epoch's shuffle (and carried state), so a resumed epoch replays it
-        formats.save_training(ckpt_path, p, opt, step, rng, order=order, h=state[0], c=state[1])
+        runs.save_training(ckpt_path, p, opt, step, rng, order=order, h=state[0], c=state[1])
 
     bar = tqdm(total=total, initial=step, desc=f"train-rnn {cfg.env}", unit="step", smoothing=0.1)
     t0 = time.time()

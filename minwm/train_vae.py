@@ -39,7 +39,7 @@ def _train(cfg: Config):
     log = runs.Log(cfg.path / "vae.jsonl")
     runs.save_config(cfg)
     step = 0
-    resumed = ckpt_path.exists() and formats.load_training(ckpt_path, p, opt, rng,
+    resumed = ckpt_path.exists() and runs.load_training(ckpt_path, p, opt, rng,
                                                            f"minwm train-vae {cfg.env}")
     if resumed:                                                      # resume
         step, _ = resumed
@@ -48,7 +48,7 @@ def _train(cfg: Config):
         return out
 
     def checkpoint():
-        formats.save_training(ckpt_path, p, opt, step, rng)
+        runs.save_training(ckpt_path, p, opt, step, rng)
 
     bar = tqdm(total=total, initial=step, desc=f"train-vae {cfg.env}", unit="step", smoothing=0.1)
     t0, start = time.time(), step
