@@ -53,6 +53,14 @@ def _collect_one(w, seed):
     return seed, len(r["frames"])
 
 
+def rollout_dir(cfg: Config):
+    """The run's rollouts (what train-vae and encode read), or an error naming collect."""
+    d = cfg.path / "rollouts"
+    if not d.is_dir() or not any(d.glob("*.npz")):
+        raise formats.MissingInput(f"no rollouts in {d}: run `minwm collect {cfg.env}` first")
+    return d
+
+
 def seeds_on_disk(out_dir):
     return {int(p.stem) for p in Path(out_dir).glob("*.npz") if p.stem.isdigit()}
 

@@ -16,14 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from minwm import formats, infer, runs
+from minwm.collect import rollout_dir
 from minwm.config import Config, spec
-
-
-def rollout_dir(cfg: Config):
-    d = cfg.path / "rollouts"
-    if not d.is_dir() or not any(d.glob("*.npz")):
-        raise formats.MissingInput(f"no rollouts in {d}: run `minwm collect {cfg.env}` first")
-    return d
 
 
 def main(cfg: Config, chunk=1000, reuse=None):

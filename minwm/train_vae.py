@@ -15,7 +15,7 @@ from tqdm import tqdm
 from minwm import formats, runs, vae
 from minwm.autograd import Tensor
 from minwm.config import Config
-from minwm.encode import rollout_dir
+from minwm.collect import rollout_dir
 from minwm.optim import Adam
 
 
