@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from minwm import mdnrnn, vae
+from minwm import formats, mdnrnn, vae
 from minwm.autograd import tensor
 from minwm.optim import Adam, clip_grad_value
 
@@ -39,13 +39,13 @@ def vae_flops_per_frame(nz):
     """Multiply-adds x 2 of the forward, x 3 for forward + backward (backward = 2 matmuls per
     layer), minus the first conv's input gradient, which is never computed."""
     macs, h, first = 0, 64, None
-    for cin, cout, k in vae.ENCODER:
+    for cin, cout, k in formats.ENCODER:
         h = (h - k) // 2 + 1
         macs += h * h * k * k * cin * cout
         first = first or h * h * k * k * cin * cout
     macs += 1024 * 2 * nz + nz * 1024
     h = 1
-    for cin, cout, k in vae.DECODER:
+    for cin, cout, k in formats.DECODER:
         macs += h * h * k * k * cin * cout
         h = (h - 1) * 2 + k
     return 2 * (3 * macs - first)

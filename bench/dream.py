@@ -30,9 +30,11 @@ import numpy as np
 from minwm import controller as C
 from minwm import dream as D
 from minwm import infer
+from minwm.doom import SPEC as DOOM_SPEC
 from minwm.kernels import lstm_cell, mdn_sample
 
 NZ, NA, H, K = 64, 1, 512, 5
+DOOM = DOOM_SPEC.controller               # C on [z, c, h], no bias: 1088 parameters
 
 
 def seconds(fn, min_time):
@@ -64,7 +66,7 @@ def models(rng, done_bias):
 
 
 def flops_per_step(m):
-    return 2 * (m.d_in + H) * 4 * H + 2 * H * m.w_mdn.shape[1] + 2 * C.n_params(C.DOOM)
+    return 2 * (m.d_in + H) * 4 * H + 2 * H * m.w_mdn.shape[1] + 2 * C.n_params(DOOM)
 
 
 def matmul_ceiling(m, B, rng, min_time):
@@ -76,14 +78,14 @@ def matmul_ceiling(m, B, rng, min_time):
 
 def run_dream(m, B, max_steps, rng, min_time):
     """Rollout-steps/s and the mean rollout length of full dreams of B rollouts."""
-    thetas = (rng.standard_normal((B, C.n_params(C.DOOM))) * 0.05).astype(np.float32)
+    thetas = (rng.standard_normal((B, C.n_params(DOOM))) * 0.05).astype(np.float32)
     mu0 = rng.standard_normal((100, NZ)).astype(np.float32)
     logvar0 = np.full((100, NZ), -2.0, np.float32)
-    cfg = D.DreamConfig(max_steps=max_steps)
-    D.dream(m, C.DOOM, thetas[:2], mu0, logvar0, D.DreamConfig(max_steps=3), rng)     # warm up
+    cfg = D.DreamConfig(tau=1.15, max_steps=max_steps)
+    D.dream(m, DOOM, thetas[:2], mu0, logvar0, D.DreamConfig(tau=1.15, max_steps=3), rng)     # warm up
     steps, runs, t0 = 0.0, 0, time.perf_counter()
     while time.perf_counter() - t0 < min_time:
-        steps += D.dream(m, C.DOOM, thetas, mu0, logvar0, cfg, np.random.default_rng(runs)).sum()
+        steps += D.dream(m, DOOM, thetas, mu0, logvar0, cfg, np.random.default_rng(runs)).sum()
         runs += 1
     return steps / (time.perf_counter() - t0), steps / (B * runs)
 
@@ -96,7 +98,7 @@ def breakdown(m, B, rng, min_time):
     np.matmul(xh, m.w, out=gates)
     np.matmul(xh[:, m.d_in:], m.w_mdn, out=y)
     u, eps, done = np.empty((B, NZ), np.float32), np.empty((B, NZ), np.float32), np.empty(B, np.float32)
-    theta = (rng.standard_normal((B, C.n_params(C.DOOM))) * 0.05).astype(np.float32)
+    theta = (rng.standard_normal((B, C.n_params(DOOM))) * 0.05).astype(np.float32)
     c_work = c.copy()
     parts = {
         "matmul [x,h] @ [wx;wh]": lambda: np.matmul(xh, m.w, out=gates),
@@ -104,7 +106,7 @@ def breakdown(m, B, rng, min_time):
         "lstm_cell (Numba)": lambda: (c_work.__setitem__(slice(None), c), lstm_cell(gates, m.b, c_work, xh, m.d_in)),
         "mdn_sample (Numba)": lambda: mdn_sample(y, m.b_mdn, NZ, K, 1.15, u, eps, xh, done),
         "random numbers": lambda: (rng.random(dtype=np.float32, out=u), rng.standard_normal(dtype=np.float32, out=eps)),
-        "controller + action": lambda: C.m_action(C.DOOM, C.act(C.DOOM, theta, xh[:, :NZ], xh[:, m.d_in:], c)),
+        "controller + action": lambda: C.m_action(DOOM, C.act(DOOM, theta, xh[:, :NZ], xh[:, m.d_in:], c)),
     }
     return {name: seconds(fn, min_time / len(parts)) * 1e3 for name, fn in parts.items()}
 
@@ -112,10 +114,10 @@ def breakdown(m, B, rng, min_time):
 def agent_ms(m, rng, min_time):
     vae = infer.vae_from_arrays(infer.random_vae_arrays(NZ, rng))
     frame = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    theta = (rng.standard_normal(C.n_params(C.DOOM)) * 0.05).astype(np.float32)
+    theta = (rng.standard_normal(C.n_params(DOOM)) * 0.05).astype(np.float32)
     h, c = infer.initial_state(m, 1)
     no = np.zeros(1, bool)
-    step = seconds(lambda: infer.agent_step(vae, m, C.DOOM, theta, frame, h, c, no, rng), min_time)
+    step = seconds(lambda: infer.agent_step(vae, m, DOOM, theta, frame, h, c, no, rng), min_time)
     enc = seconds(lambda: infer.encode(vae, frame), min_time)
     return step * 1e3, enc * 1e3
 

@@ -10,7 +10,7 @@ Rows:
               env.step (96x96 observation), and the wrapper's step with V's 64x64 frame
   Take Cover  steps/s of minwm.doom.TakeCover (one tic and a 64x64 frame per step), and the
               random policy's score over 100 episodes (the paper's 210 +- 108)
-  collect     rollouts.main from scratch into a temporary directory (worker start-up, env
+  collect     collect.main from scratch into a temporary directory (worker start-up, env
               creation, compression and writing included): frames/s with 1 and 2 workers
 On a busy machine all absolute figures drop; the ratio much less.
 """
@@ -23,18 +23,20 @@ import time
 import gymnasium
 import numpy as np
 
-from minwm import carracing, doom, rollouts
+from minwm import carracing, collect as collect_stage, doom
+from minwm.carracing_fast import FastCarRacing
+from minwm.config import override, preset
 
 
 def carracing_side_by_side(episodes, steps):
     """Per seed: a stock episode (observations kept), then the fast one, checked step by step.
     Alternating whole episodes shares the machine's load fairly; alternating single steps would
     let each env evict the other's 3 MB drawing surfaces from the cache and slow both."""
-    stock, fast = gymnasium.make("CarRacing-v3"), carracing.FastCarRacing()
+    stock, fast = gymnasium.make("CarRacing-v3"), FastCarRacing()
     t_stock = t_fast = 0.0
     n = 0
     for seed in range(episodes):
-        actions = rollouts.brownian_actions(np.random.default_rng(seed), steps)   # (T, 3)
+        actions = carracing.brownian_actions(np.random.default_rng(seed), steps)   # (T, 3)
         reference, _ = stock.reset(seed=seed)
         obs, _ = fast.reset(seed=seed)
         assert np.array_equal(reference, obs)
@@ -60,7 +62,7 @@ def carracing_side_by_side(episodes, steps):
 def wrapper_step(steps):
     env = carracing.CarRacing()
     env.reset(seed=100)
-    actions = rollouts.brownian_actions(np.random.default_rng(100), steps)
+    actions = carracing.brownian_actions(np.random.default_rng(100), steps)
     t0 = time.perf_counter()
     for a in actions:
         env.step(a)
@@ -86,12 +88,12 @@ def take_cover(episodes):
 def collect(env, n_rollouts, workers, max_frames=0):
     out = tempfile.mkdtemp(prefix="minwm-bench-")
     try:
-        cfg = rollouts.CollectConfig(env=env, out_dir=out, rollouts=n_rollouts, workers=workers,
-                                     max_frames=max_frames)
+        cfg = override(preset(env, "paper", run_dir=out), [f"collect.rollouts={n_rollouts}",
+                       f"collect.workers={workers}", f"collect.max_frames={max_frames}"])
         t0 = time.perf_counter()
-        rollouts.main(cfg)
+        rollouts = collect_stage.main(cfg)                       # run_dir/rollouts
         dt = time.perf_counter() - t0
-        frames = sum(len(np.load(os.path.join(out, f))["dones"]) for f in os.listdir(out))
+        frames = sum(len(np.load(rollouts / f)["dones"]) for f in os.listdir(rollouts))
         return frames / dt, frames, dt
     finally:
         shutil.rmtree(out)
