@@ -72,6 +72,12 @@ def test_bad_files_name_the_file_and_every_problem(tmp_path):
         infer.load_mdnrnn(tmp_path / "bad_m.npz")
 
     m = _mdnrnn(rng)
+    m["meta.k"] = np.array("five")                    # not an integer: the entry is named
+    np.savez(tmp_path / "bad_m1.npz", **m)
+    with pytest.raises(ValueError, match=r"bad_m1.npz: .*meta.k"):
+        infer.load_mdnrnn(tmp_path / "bad_m1.npz")
+
+    m = _mdnrnn(rng)
     m["meta.done"] = np.array(0)                      # meta says no done output, mdn.w has one
     np.savez(tmp_path / "bad_m2.npz", **m)
     with pytest.raises(ValueError, match=r"mdn.w \(16, 61\) \(expected \(16, 60\)\)"):
@@ -183,7 +189,7 @@ def test_weights_with_pickled_objects_are_refused(tmp_path):
     v = _vae(np.random.default_rng(6))
     v["enc.mu.b"] = np.array([{"a": 1}] * 8, dtype=object)
     np.savez(tmp_path / "obj.npz", **v)                                  # np.savez pickles it
-    with pytest.raises(formats.FormatError, match=r"obj.npz: unreadable"):
+    with pytest.raises(formats.FormatError, match=r"obj.npz: holds pickled objects"):
         infer.load_vae(tmp_path / "obj.npz")
 
 

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from minwm import config, encode, evolve, formats, infer, mdnrnn, train_rnn
+from minwm import config, encode, evolve, formats, infer, mdnrnn, runs, train_rnn
 from minwm.autograd import Tensor
 from minwm.config import override, preset
 
@@ -241,7 +241,7 @@ def test_evolve_keeps_the_cma_mean_or_the_best_candidate(tmp_path, keep):
     best = last[np.argmax(fitness.score(last))].astype(np.float32)
     assert np.array_equal(theta, best) == (keep == "best")
     assert info["score"] == pytest.approx(float(fitness.score(theta)[0]), rel=1e-5)
-    ck = formats.load_pickle(tmp_path / "evolve.ckpt.pkl")
+    ck = runs.load_pickle(tmp_path / "evolve.ckpt.pkl")
     assert set(ck) == {"es", "generation", "best", "rng"}         # no NumPy global state in it
     with pytest.raises(ValueError, match="evolve.keep='last'"):
         evolve.main(override(cfg, ["evolve.keep=last"]), fitness)
