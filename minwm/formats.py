@@ -149,10 +149,14 @@ def _checked(path, arrays, shapes, command):
 
 
 def _meta(path, arrays, names, command):
+    missing = [f"meta.{n}" for n in names if f"meta.{n}" not in arrays]
+    if missing:
+        raise _bad(path, f"missing {', '.join(missing)}", command)
     try:
         return [int(arrays[f"meta.{n}"]) for n in names]
-    except (KeyError, TypeError, ValueError) as e:
-        raise _bad(path, f"missing or not an integer: {e}", command) from None
+    except (TypeError, ValueError):
+        values = ", ".join(f"meta.{n} = {arrays[f'meta.{n}']!r}" for n in names)
+        raise _bad(path, f"meta entries must be integers ({values})", command) from None
 
 
 # ------------------------------------------------------------------------------ V and M
