@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from minwm import cli, collect, encode, evaluate, evolve, formats, infer, iterate, runs, train_rnn, train_vae
+from minwm import cli, collect, controller as C, encode, evaluate, evolve, formats, infer, iterate, runs, train_rnn, train_vae
 from minwm.config import override, preset
 
 # ----------------------------------------------------------------------------- bad files
@@ -222,16 +222,17 @@ def _series(rng, n_episodes=6, length=40, nz=4, na=1):
             "init_mu": mu[::length], "init_logvar": np.full((n_episodes, nz), -4.0, np.float32)}
 
 
-def _rollout(rng, seed, T=40):
+def _rollout(rng, seed, T=40, na=3):
     return dict(frames=rng.integers(0, 256, (T, 64, 64, 3), dtype=np.uint8),
-                actions=rng.uniform(-1, 1, (T, 3)).astype(np.float32), rewards=np.ones(T, np.float32),
+                actions=rng.uniform(-1, 1, (T, na)).astype(np.float32), rewards=np.ones(T, np.float32),
                 dones=np.arange(T) == T - 1, seed=np.array(seed))
 
 
 KILLER = textwrap.dedent("""
     import importlib, json, os, signal, sys
     from minwm import config
-    run_dir, stage, target, when, overrides = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
+    run_dir, stage, target, when, env = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    overrides = json.loads(sys.argv[6])
     module, name = target.split(":")
     owner = importlib.import_module(module)
     real, calls = getattr(owner, name), []
@@ -241,14 +242,14 @@ KILLER = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         return real(*args, **kwargs)
     setattr(owner, name, kill_at)
-    cfg = config.override(config.preset("carracing", "tiny", run_dir=run_dir), overrides)
+    cfg = config.override(config.preset(env, "tiny", run_dir=run_dir), overrides)
     importlib.import_module("minwm." + stage).main(cfg)
 """)
 
 
-def _killed(run_dir, stage, target, when, overrides):
+def _killed(run_dir, stage, target, when, overrides, env="carracing"):
     """Run a stage in a process that SIGKILLs itself at the `when`-th call of `target`."""
-    p = subprocess.run([sys.executable, "-c", KILLER, str(run_dir), stage, target, str(when),
+    p = subprocess.run([sys.executable, "-c", KILLER, str(run_dir), stage, target, str(when), env,
                         json.dumps(overrides)], capture_output=True, text=True)
     assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
 
@@ -260,15 +261,16 @@ def _same_npz(a, b):
         np.testing.assert_array_equal(fa[k], fb[k], err_msg=f"{a.name}: {k}")
 
 
-def _prepare(d, rng):
+def _prepare(d, rng, env="carracing"):
     """The inputs of every stage after collect, small: 3 rollouts, V, M, C and a series."""
+    nz, na, doom = (64, 1, True) if env == "doom" else (32, 3, False)
     for seed in range(3):
-        formats.write_rollout(formats.rollout_path(d / "rollouts", seed), _rollout(rng, seed))
-    np.savez(d / "vae.npz", **infer.random_vae_arrays(32, rng, scale=0.5))
-    np.savez(d / "mdnrnn.npz", **infer.random_mdnrnn_arrays(32, 3, 32, rng))
-    ccfg = evolve.controller_config(preset("carracing", "tiny"), 32, 32)
-    formats.save_controller(d / "controller.npz", ccfg, rng.normal(0, 0.1, 3 * 64 + 3), score=0.0)
-    formats.save_npz(d / "series.npz", _series(rng, n_episodes=4, length=30, nz=32, na=3))
+        formats.write_rollout(formats.rollout_path(d / "rollouts", seed), _rollout(rng, seed, na=na))
+    np.savez(d / "vae.npz", **infer.random_vae_arrays(nz, rng, scale=0.5))
+    np.savez(d / "mdnrnn.npz", **infer.random_mdnrnn_arrays(nz, na, 32, rng, restart=doom, done=doom))
+    ccfg = evolve.controller_config(preset(env, "tiny"), nz, 32)
+    formats.save_controller(d / "controller.npz", ccfg, rng.normal(0, 0.1, C.n_params(ccfg)), score=0.0)
+    formats.save_npz(d / "series.npz", _series(rng, n_episodes=4, length=30, nz=nz, na=na))
 
 
 # stage, what is killed and when (two moments each: between steps, and inside a save, after the
@@ -281,8 +283,8 @@ KILLS = {
     "encode": (["minwm.formats:save_npz", "os:replace"], 2, [], ["series.npz"]),
     "train_rnn": (["minwm.runs:save_training", "os:replace"], 3,
                   ["rnn.epochs=3", "rnn.checkpoint_every=2", "rnn.seq_len=10"], ["mdnrnn.npz"]),
-    "evolve": (["minwm.runs:save_pickle", "os:replace"], 2,
-               ["evolve.generations=4", "evolve.workers=1"], ["controller.npz"]),
+    "evolve": (["minwm.runs:save_pickle", "os:replace"], 2,               # in the dream (Doom)
+               ["evolve.generations=4", "evolve.max_steps=200"], ["controller.npz"]),
     "evaluate": (["minwm.agent:episode"], 2, ["evaluate.trials=3", "evolve.workers=1"], ["evaluate.json"]),
 }
 
@@ -292,16 +294,16 @@ def test_kill_9_then_rerun_ends_as_an_uninterrupted_run(tmp_path, stage):
     targets, when, overrides, outputs = KILLS[stage]
     main = {"collect": collect, "train_vae": train_vae, "encode": encode, "train_rnn": train_rnn,
             "evolve": evolve, "evaluate": evaluate}[stage].main
-    runs_ = {}
+    env, runs_ = "doom" if stage == "evolve" else "carracing", {}
     for name in ["uninterrupted"] + targets:
         d = tmp_path / name.replace(":", "-")
         if stage != "collect":
-            _prepare(d, np.random.default_rng(0))
+            _prepare(d, np.random.default_rng(0), env)
             if stage == "encode":
                 (d / "series.npz").unlink()
-        cfg = override(preset("carracing", "tiny", run_dir=str(d)), overrides)
+        cfg = override(preset(env, "tiny", run_dir=str(d)), overrides)
         if name != "uninterrupted":
-            _killed(d, stage, name, when, overrides)
+            _killed(d, stage, name, when, overrides, env)
         main(cfg)
         runs_[name] = d
     ref = runs_["uninterrupted"]
@@ -321,14 +323,15 @@ def test_kill_9_then_rerun_ends_as_an_uninterrupted_run(tmp_path, stage):
 
 def test_kill_9_inside_iterate_then_rerun_ends_the_same(tmp_path):
     overrides = ["iterate.rollouts=2", "iterate.generations=2", "iterate.rnn_epochs=1",
-                 "evolve.workers=1", "evaluate.trials=2", "collect.max_frames=30", "rnn.seq_len=10"]
+                 "evolve.workers=1", "evaluate.trials=2", "collect.max_frames=60", "rnn.seq_len=10",
+                 "evolve.max_steps=60", "evaluate.max_steps=100"]
     out = {}
     for name, target in (("a", None), ("b", "minwm.runs:save_training"), ("c", "minwm.runs:save_pickle")):
         d = tmp_path / name
-        _prepare(d, np.random.default_rng(0))
-        if target:
-            _killed(d, "iterate", target, 1, overrides)            # in round 1's M, then its C
-        iterate.main(override(preset("carracing", "tiny", run_dir=str(d)), overrides))
+        _prepare(d, np.random.default_rng(0), "doom")             # C in the dream: quick
+        if target:  # killed in round 1's M, or in its C (the game is closed by then)
+            _killed(d, "iterate", target, 1, overrides, "doom")
+        iterate.main(override(preset("doom", "tiny", run_dir=str(d)), overrides))
         out[name] = d / "iter1"
     for name in "bc":
         _same_npz(out["a"] / "controller.npz", out[name] / "controller.npz")
