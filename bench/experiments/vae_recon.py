@@ -1,4 +1,4 @@
-"""python results/doom-default/experiments/vae_recon.py OLD_V.npz NEW_V.npz HELDOUT_DIR OUT.png: two Vs
+"""python bench/experiments/vae_recon.py OLD_V.npz NEW_V.npz HELDOUT_DIR OUT.png: two Vs
 on frames neither trained on (heldout.py's 100 real episodes of the shipped C, seeds 5,000,000+).
 
 Prints each V's mean reconstruction error (sum of squared error per frame of the decoded posterior

@@ -1,6 +1,6 @@
 """A series.npz in which the last rollouts count K times: more weight for the exploring data in M's training.
 
-    python results/doom-default/experiments/oversample.py SRC/series.npz DST/series.npz FIRST K [J]
+    python bench/experiments/oversample.py SRC/series.npz DST/series.npz FIRST K [J]
 
 Rollouts FIRST, FIRST + 1, ... of SRC (in its `files` order) appear K times in DST, the others J
 times (default 1; 0 leaves them out).

@@ -1,4 +1,4 @@
-"""python results/doom-default/survival.py RUN_DIR [CONTROLLER|-] [TAU]: share of episodes still alive after
+"""python bench/experiments/survival.py RUN_DIR [CONTROLLER|-] [TAU]: share of episodes still alive after
 t steps in the dream (512 rollouts of C, seeded) and in the real game (RUN_DIR/evaluate.json)."""
 import sys, json, numpy as np
 from pathlib import Path

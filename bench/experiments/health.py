@@ -1,6 +1,6 @@
 """How Take Cover kills: hits survived before the lethal one, and how far back the last hit lies.
 
-    python results/doom-default/experiments/health.py [EPISODES] [FIRST_SEED] [WEIGHTS]
+    python bench/experiments/health.py [EPISODES] [FIRST_SEED] [WEIGHTS]
 
 Plays the random policy of the data collection (a uniform action in [-1, 1] held 1-10 steps), or
 the agent in WEIGHTS (e.g. minwm/weights/doom), and reads ViZDoom's HEALTH every step. The

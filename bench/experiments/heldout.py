@@ -1,4 +1,4 @@
-"""python results/doom-default/experiments/heldout.py RUN OUT M.npz [M.npz ...]: M's losses on data it
+"""python bench/experiments/heldout.py RUN OUT M.npz [M.npz ...]: M's losses on data it
 never trained on, beside its losses on data it did.
 
 Held out: 100 real episodes of the shipped C (RUN/iter3's V, M, C; seeds 5,000,000-5,000,099, which no

@@ -1,7 +1,7 @@
 """Where and when the agent dies, and what waiting before each turn would change.
 
-    python results/doom-default/experiments/deaths.py WEIGHTS OUT.npz [SEED N]
-    python results/doom-default/experiments/deaths.py WEIGHTS --delay 0,15,30 [SEED N]
+    python bench/experiments/deaths.py WEIGHTS OUT.npz [SEED N]
+    python bench/experiments/deaths.py WEIGHTS --delay 0,15,30 [SEED N]
 
 WEIGHTS holds vae.npz, mdnrnn.npz, controller.npz and series.npz (e.g. minwm/weights/doom). The agent
 plays N real episodes (seeds SEED, SEED + 1, ...; default evaluate's 1,000,000 and 100) exactly as

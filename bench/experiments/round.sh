@@ -1,10 +1,14 @@
-# Shared by the experiments' run.sh files (source it): one round of section 5 with exploring rollouts,
-# and the evaluation on the held-out seeds. Runs live in /work/runs/exp, beside the main run $R.
+# Shared by the experiments' scripts (source it): one round of section 5 with exploring rollouts,
+# and the evaluation on the held-out seeds. Run from the repository's root with minwm installed;
+# the runs live in runs/exp/, beside the main run R (runs/doom-default, made by the README's commands);
+# logs that the scripts write go to L (results/doom-default/experiments).
 set -x
-source /tmp/venv/bin/activate
-R=/work/runs/doom-default
-E=/work/main/results/doom-default/experiments
-cd /work/runs/exp
+ROOT=$PWD
+R=$ROOT/runs/doom-default
+B=$ROOT/bench/experiments
+L=$ROOT/results/doom-default/experiments
+W=$ROOT/minwm/weights/doom
+mkdir -p runs/exp && cd runs/exp || exit 1
 
 # val DIR: DIR's C over seeds 2,000,000+ -> DIR/evaluate-val.{json,png}. evaluate writes evaluate.{json,png},
 # so those of the standard seeds, if DIR has them already, are set aside meanwhile and put back
@@ -24,7 +28,7 @@ val() {
 # INIT/mdnrnn.npz, C +40 generations from INIT/controller.npz, then scored on both seed sets
 round() {
     local dir=$1 weights=$2 n=$3 mode=$4 first=$5 series=$6 init=$7
-    OPENBLAS_NUM_THREADS=1 python $E/explore.py $weights $dir/rollouts $n $mode $first || exit 1
+    OPENBLAS_NUM_THREADS=1 python $B/explore.py $weights $dir/rollouts $n $mode $first || exit 1
     [ -e $dir/series.npz ] || cp $series $dir/series.npz   # encode reuses the run's own series (same V)
     minwm encode doom --run-dir $dir || exit 1
     minwm train-rnn doom --run-dir $dir rnn.init=$init/mdnrnn.npz rnn.epochs=10 rnn.checkpoint_every=20 || exit 1

@@ -1,4 +1,4 @@
-"""python results/doom-default/experiments/explore.py WEIGHTS OUT_DIR N [P | walls] [FIRST]: N real
+"""python bench/experiments/explore.py WEIGHTS OUT_DIR N [P | walls] [FIRST]: N real
 rollouts of the agent in WEIGHTS (vae.npz, mdnrnn.npz, controller.npz) with exploration, for M's next round (section 5).
 
 Why: deaths.py shows the shipped C dies ~28 steps after turning back at a wall, and holding each turn
