@@ -1,7 +1,7 @@
 """Dream throughput for the Doom sizes, against this machine's matmul rate measured in the same run.
 
-    /tmp/venv/bin/python bench/dream.py            (about a minute)
-    /tmp/venv/bin/python bench/dream.py --quick    (a few seconds; rough figures)
+    python bench/dream.py            (about a minute)
+    python bench/dream.py --quick    (a few seconds; rough figures)
 
 Doom sizes: Z 64, A 1, restart 1 -> D 66; LSTM 512; K 5 -> head 3 * 64 * 5 + 1 = 961; C on
 [z, c, h] (1088 parameters, one vector per rollout as in a CMA-ES batch). Per rollout-step:

@@ -1,7 +1,7 @@
 """Environment speed: stock vs fast CarRacing side by side, Take Cover, and rollout collection.
 
-    /tmp/venv/bin/python bench/envs.py            (about two minutes on 2 cores)
-    /tmp/venv/bin/python bench/envs.py --quick    (about 30 s; rough figures)
+    python bench/envs.py            (about two minutes on 2 cores)
+    python bench/envs.py --quick    (about 30 s; rough figures)
 
 Rows:
   CarRacing   gymnasium's stock CarRacing-v3 and minwm's FastCarRacing, alternating whole

@@ -1,0 +1,20 @@
+"""python bench/experiments/survival.py RUN_DIR [CONTROLLER|-] [TAU]: share of episodes still alive after
+t steps in the dream (512 rollouts of C, seeded) and in the real game (RUN_DIR/evaluate.json)."""
+import sys, json, numpy as np
+from pathlib import Path
+from minwm import infer, runs
+from minwm.evolve import load_controller
+from minwm.dream import dream, DreamConfig
+d = Path(sys.argv[1]); cp = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else d / "controller.npz"
+tau = float(sys.argv[3]) if len(sys.argv) > 3 else 1.15
+m = infer.load_mdnrnn(d / "mdnrnn.npz"); ccfg, theta, info = load_controller(cp)
+series, _ = runs.load_npz(d / "series.npz")
+rw = dream(m, ccfg, theta, series["init_mu"], series["init_logvar"], DreamConfig(tau=tau), np.random.default_rng(0), count=512)
+T = [50, 100, 200, 300, 500, 800, 1200, 1600, 2099]
+print("survival: share alive after t steps, t =", T)
+survival = lambda scores: [round(float((scores > t).mean()), 2) for t in T]   # scores = steps survived
+print(f"dream tau {tau}: {rw.mean():.1f} +- {rw.std():.1f}  survival", survival(rw))
+ej = d / "evaluate.json"
+if ej.exists():
+    s = np.array([e["score"] for e in json.loads(ej.read_text())["episodes"]])
+    print(f"real: {s.mean():.1f} +- {s.std():.1f}  survival", survival(s))
