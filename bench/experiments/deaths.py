@@ -31,7 +31,7 @@ from minwm import controller as C
 from minwm import infer
 from minwm.agent import episode
 from minwm.doom import TakeCover
-from minwm.evolve import load_controller
+from minwm.formats import read_controller as load_controller
 from minwm.kernels import mdn_sample_numpy
 
 WALLS = (16.0, 752.0)   # POSITION_Y of the player against the right and the left wall (measured; MOVE_LEFT raises y)

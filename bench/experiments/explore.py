@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from minwm.agent import episode
-from minwm.rollouts import rollout_path, write_rollout
+from minwm.formats import rollout_path, write_rollout
 
 from deaths import delayed, discrete, load_agent
 

@@ -16,7 +16,7 @@ import vizdoom as vzd
 
 from minwm import agent, infer
 from minwm.doom import TakeCover
-from minwm.evolve import load_controller
+from minwm.formats import read_controller as load_controller
 
 args = sys.argv[1:]
 n, first = int(args[0]) if args else 100, int(args[1]) if len(args) > 1 else 6_000_000

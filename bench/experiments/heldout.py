@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from minwm import config, mdnrnn, runs, train_rnn
-from minwm.agent import Pool
-from minwm.evolve import load_controller
-from minwm.rollouts import rollout_path, write_rollout
-from minwm.train_vae import encode
+from minwm import config, encode, formats, mdnrnn, train_rnn
+from minwm.agent import Agents as Pool
+from minwm.formats import read_controller as load_controller
+from minwm.formats import rollout_path, write_rollout
 
 
 def main():
@@ -37,11 +36,11 @@ def main():
         finally:
             pool.close()
     if not (out / "series.npz").exists():
-        encode(cfg)
+        encode.main(cfg)
 
     T = cfg.rnn.seq_len
-    held, _ = runs.load_npz(out / "series.npz")
-    train, _ = runs.load_npz(run / "iter5" / "series.npz")
+    held, _ = formats.read_series(out / "series.npz")
+    train, _ = formats.read_series(run / "iter5" / "series.npz")
     sets = {"held out": (held, train_rnn.windows(len(held["mu"]), T)),
             "trained on": (train, np.random.default_rng(0).choice(train_rnn.windows(len(train["mu"]), T),
                                                                    1000, replace=False))}
@@ -50,7 +49,7 @@ def main():
     mcfg = train_rnn.model_config(cfg, held)
     p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
     for m_path in m_paths:
-        mdnrnn.load_exported(p, m_path)
+        mdnrnn.load_exported(p, mcfg, m_path)
         for name, (series, starts) in sets.items():
             zl, dl = train_rnn.validate(p, mcfg, series, starts, T)
             print(f"{m_path}  {name:10s}  z loss {zl:.4f}  done loss {dl:.4f}")

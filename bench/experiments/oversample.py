@@ -11,13 +11,13 @@ import sys
 
 import numpy as np
 
-from minwm import runs
+from minwm import formats
 
 
 def main():
     src, dst, first, k = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     j = int(sys.argv[5]) if len(sys.argv) > 5 else 1
-    s, state = runs.load_npz(src)
+    s, state = formats.read_series(src)
     ends = np.cumsum(s["lengths"])
     begins = ends - s["lengths"]
     order = np.concatenate([np.arange(first)] * j + [np.arange(first, len(ends))] * k)
@@ -25,7 +25,7 @@ def main():
     per_frame = ("mu", "logvar", "action", "restart", "done")
     out = {key: s[key][frames] if key in per_frame else s[key][order] for key in s}
     assert out["restart"].sum() == len(order) and len(frames) == out["lengths"].sum()
-    runs.save_npz(dst, out, state)
+    formats.save_npz(dst, out, state)
     print(f"{dst}: {len(order)} rollouts ({first} x{j}, {len(ends) - first} x{k}), {len(frames):,} frames")
 
 
