@@ -36,9 +36,9 @@ def controller_config(cfg: Config, nz, hidden):
 class DreamFitness:
     """Rewards of candidates in M's dream: one batched dream for the whole population."""
 
-    def __init__(self, cfg: Config, m, series, rng):
+    def __init__(self, cfg: Config, m, starts, rng):
         self.m, self.rng = m, rng
-        self.mu0, self.logvar0 = series["init_mu"], series["init_logvar"]
+        self.mu0, self.logvar0 = starts                             # (E, Z) each: where dreams begin
         self.dcfg = dream_config(cfg)
 
     def population(self, ccfg, thetas, n_rollouts, generation):     # -> (P, n_rollouts)
@@ -70,8 +70,8 @@ def _evolve(cfg: Config, fitness):
     ccfg = controller_config(cfg, m.nz, m.hidden)
     rng = np.random.default_rng(cfg.seed + 3)
     if fitness is None and e.in_dream:
-        series, _ = formats.read_series(cfg.path / "series.npz", f"minwm encode {cfg.env}")
-        fitness = DreamFitness(cfg, m, series, rng)
+        starts = formats.read_starts(cfg.path / "series.npz", f"minwm encode {cfg.env}")
+        fitness = DreamFitness(cfg, m, starts, rng)
     elif fitness is None:
         from minwm.agent import RealFitness
         infer.load_vae(vae_path, f"minwm train-vae {cfg.env}")        # a clear error here, not in a worker

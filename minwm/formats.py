@@ -250,6 +250,18 @@ def read_series(path, command="minwm encode ENV"):
     return s, state
 
 
+def read_starts(path, command="minwm encode ENV"):
+    """What the dream needs of a series: init_mu, init_logvar (E, Z), the first frames' posteriors
+    (the weights minwm ships carry only these)."""
+    s, _ = load_npz(path, command, keys=("init_mu", "init_logvar"), only=("init_mu", "init_logvar"))
+    mu, logvar = s["init_mu"], s["init_logvar"]
+    if mu.ndim != 2 or mu.shape != logvar.shape or len(mu) == 0 or mu.dtype.kind != "f":
+        raise _bad(path, f"init_mu {mu.shape} and init_logvar {logvar.shape} must be (E, Z) floats", command)
+    if not (np.isfinite(mu).all() and np.isfinite(logvar).all()):
+        raise _bad(path, "NaN or inf in init_mu or init_logvar", command)
+    return mu.astype(np.float32), logvar.astype(np.float32)
+
+
 # ------------------------------------------------------------------------------ rollouts
 def rollout_path(directory, seed):
     return Path(directory) / f"{seed:09d}.npz"

@@ -66,10 +66,10 @@ def play(cfg: Config, out=None, seed=None):
 def dream_gif(cfg: Config, out=None, seed=0):
     """dream: one rollout of the agent inside M's dream at temperature tau, decoded by V -> GIF."""
     vae_path, m_path, ccfg, theta, _ = agent_files(cfg)
-    series, _ = formats.read_series(cfg.path / "series.npz", f"minwm encode {cfg.env}")
+    mu0, logvar0 = formats.read_starts(cfg.path / "series.npz", f"minwm encode {cfg.env}")
     dcfg = dream_config(cfg)
-    rewards, zs = dream(infer.load_mdnrnn(m_path), ccfg, theta, series["init_mu"],
-                        series["init_logvar"], dcfg, np.random.default_rng(seed), count=1, record=True)
+    rewards, zs = dream(infer.load_mdnrnn(m_path), ccfg, theta, mu0, logvar0, dcfg,
+                        np.random.default_rng(seed), count=1, record=True)
     out = Path(out or cfg.path / "dream.gif")
     save_gif(dream_frames(infer.load_vae(vae_path), zs[0]), out)
     print(f"dreamed {int(rewards[0])} steps at tau {dcfg.tau} -> {out}")
