@@ -8,14 +8,17 @@ from minwm import infer, show
 def test_save_gif_round_trips_frame_count_and_size(tmp_path):
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (9, 64, 128, 3), dtype=np.uint8)
-    show.save_gif(frames, tmp_path / "a.gif", fps=20)
+    show.save_gif(frames, tmp_path / "a.gif", every=1, steps_per_s=20)
     with Image.open(tmp_path / "a.gif") as im:
         assert im.n_frames == 9 and im.size == (128, 64)
         assert im.info["duration"] == 50 and im.info["loop"] == 0
-    # flat colours come back exactly (a palette of 256 colours holds them all)
+    show.save_gif(frames, tmp_path / "a2.gif")                   # every second step, in real time
+    with Image.open(tmp_path / "a2.gif") as im:
+        assert im.n_frames == 5 and im.info["duration"] == 60   # 2 / 35 s, in 1/100 s
+    # flat colours come back exactly (a palette of 64 colours holds them all)
     flat = np.zeros((3, 64, 64, 3), np.uint8)
     flat[0], flat[1, :, :, 0], flat[2, :, :, 2] = 255, 200, 90
-    show.save_gif(flat, tmp_path / "b.gif")
+    show.save_gif(flat, tmp_path / "b.gif", every=1)
     with Image.open(tmp_path / "b.gif") as im:
         assert im.n_frames == 3 and im.size == (64, 64)
         for t in range(3):

@@ -224,7 +224,7 @@ from minwm.agent import episode
 
 limit = 100 if FAST else 600                                            # frames in the GIF
 reward, zs, _ = dream_one(theta, 1.15, seed=1)
-show.save_gif(dream_frames(V, zs[:limit]), OUT / "08_dream.gif", fps=20)
+show.save_gif(dream_frames(V, zs[:limit]), OUT / "08_dream.gif")
 print(f"08_dream.gif: {min(len(zs), limit)} of the {len(zs)} frames of a dream that survived {reward} steps")
 
 spec = config.spec(cfg.env)                                             # Doom's facts: minwm/doom.py
