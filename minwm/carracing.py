@@ -117,7 +117,9 @@ SPEC = EnvSpec(
     m_restart=False, m_done=False,      # whole episodes per window: no restart input, no done head
     make=lambda max_steps: CarRacing(max_steps=max_steps),
     explore=brownian_actions, env_action=env_action, m_input=m_input,
-    presets={  # the paper's values are the dataclass defaults (Nz 32, 256 units, 999-step windows)
+    presets={
+        # appendix: Nz 32, 256 units; original code: whole 999-step episodes per window
+        "paper": ("vae.nz=32", "rnn.hidden=256", "rnn.seq_len=999"),
         "default": ("collect.rollouts=200", "rnn.epochs=20", "evolve.generations=30",
                     "evolve.rollouts=2", "evolve.eval_rollouts=16"),
         "tiny": ("collect.max_frames=60", "evolve.max_steps=50", "evaluate.max_steps=50"),
