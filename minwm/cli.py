@@ -32,6 +32,7 @@ STAGE_MAINS = {
     "play": ("minwm.show", "play", None),
     "dream": ("minwm.show", "dream_gif", None),
     "iterate": ("minwm.iterate", "main", None),
+    "measure": ("minwm.measure", "main", None),
 }
 
 
@@ -72,7 +73,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="minwm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    for name in STAGES + ("play", "dream", "iterate", "run"):
+    for name in STAGES + ("play", "dream", "iterate", "measure", "run"):
         p = sub.add_parser(name)
         p.add_argument("env", choices=config.ENVS)
         p.add_argument("--preset", choices=config.PRESETS, default=None,

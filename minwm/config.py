@@ -28,6 +28,7 @@ PRESETS = ("tiny", "default", "paper")
 # ITER_SEED + 100,000 k + j. (Evolution used 2,000,000+ before 2026-12: the held-out set.)
 COLLECT_SEED_STRIDE = 100_000_000
 EVAL_SEED, ITER_SEED, TRAIN_SEED = 3_000_000, 4_000_000, 50_000_000
+MEASURE_SEED = 6_000_000           # measure: each controller's real episodes; C's recorded ones +500,000
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,16 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
+class Measure:
+    controllers: int = 8           # the run's C and 7 CMA-like samples around it
+    sigma: float = 0.1             # the samples' spread (CMA-ES's first step size)
+    episodes: int = 100            # real episodes per controller
+    dream_rollouts: int = 1024     # dream rollouts per controller (evolve scores C over 1,024)
+    record: int = 200              # real episodes of C on which M's losses are measured
+    seed: int = 0                  # the samples' and the dreams' seed
+
+
+@dataclass(frozen=True)
 class Config:
     env: str = "carracing"
     preset: str = "default"
@@ -143,6 +154,7 @@ class Config:
     evolve: Evolve = field(default_factory=Evolve)
     evaluate: Evaluate = field(default_factory=Evaluate)
     iterate: Iterate = field(default_factory=Iterate)
+    measure: Measure = field(default_factory=Measure)
 
     @property
     def path(self):
@@ -158,7 +170,8 @@ COMMON = {
              "rnn.checkpoint_every=5", "evolve.population=4", "evolve.rollouts=2",
              "evolve.generations=2", "evolve.eval_every=1", "evolve.eval_rollouts=4",
              "evolve.workers=2", "evaluate.trials=2", "iterate.iterations=1", "iterate.rollouts=2",
-             "iterate.rnn_epochs=1", "iterate.generations=1"),
+             "iterate.rnn_epochs=1", "iterate.generations=1", "measure.controllers=3",
+             "measure.episodes=2", "measure.dream_rollouts=8", "measure.record=2"),
 }
 
 
@@ -226,7 +239,7 @@ def to_json(cfg):
 
 
 SECTIONS = {"collect": Collect, "vae": TrainV, "rnn": TrainM, "evolve": Evolve,
-            "evaluate": Evaluate, "iterate": Iterate}
+            "evaluate": Evaluate, "iterate": Iterate, "measure": Measure}
 
 
 def from_json(text, source="config.json"):
