@@ -23,7 +23,8 @@ import time
 import gymnasium
 import numpy as np
 
-from minwm import carracing, collect as collect_stage, doom
+from minwm import carracing, doom
+from minwm import collect as collect_stage
 from minwm.carracing_fast import FastCarRacing
 from minwm.config import override, preset
 

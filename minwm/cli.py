@@ -11,9 +11,9 @@ top) and resumes from its checkpoint. Thin on purpose: every stage is a main(cfg
 """
 import argparse
 import importlib
-from dataclasses import replace
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from minwm import config, formats, runs

@@ -14,7 +14,7 @@ order of `inputs` ([z, c, h] for Doom). theta (P,) is one controller for every r
 gives each rollout its own, so a whole CMA-ES population steps as one batch in the dream.
 """
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -47,14 +47,14 @@ def ablation(cfg: ControllerConfig, kind):
             "z_hidden": replace(cfg, inputs="z", n_hidden=40)}[kind]
 
 
-@lru_cache(maxsize=None)
+@cache
 def input_sizes(cfg: ControllerConfig):
     """Sizes of C's input blocks in order, e.g. (64, 512, 512) for [z, c, h]."""
     size = {"z": cfg.nz, "c": cfg.hidden, "h": cfg.hidden}
     return tuple(size[name] for name in cfg.inputs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def layer_shapes(cfg: ControllerConfig):
     """[(out, in), ...] per layer: one layer, or two with the hidden-layer ablation."""
     n_in = sum(input_sizes(cfg))
@@ -63,7 +63,7 @@ def layer_shapes(cfg: ControllerConfig):
     return [(cfg.na, n_in)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def n_params(cfg: ControllerConfig):
     """Length of the flat parameter vector: 867 CarRacing, 1088 Doom, 99 z only, 1443 z + hidden."""
     return sum(o * i + (o if cfg.bias else 0) for o, i in layer_shapes(cfg))

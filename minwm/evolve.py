@@ -22,7 +22,8 @@ import cma
 import numpy as np
 from tqdm import tqdm
 
-from minwm import controller as C, formats, infer, runs
+from minwm import controller as C
+from minwm import formats, infer, runs
 from minwm.config import Config, spec
 from minwm.dream import dream, dream_config, dream_population
 

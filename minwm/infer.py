@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minwm import controller as C, formats
+from minwm import controller as C
+from minwm import formats
 from minwm.kernels import lstm_step, mdn_head
 from minwm.ops import conv2d_forward, conv_transpose2d_forward
 

@@ -128,7 +128,7 @@ def _measure(cfg: Config):
         "rank_correlation": spearman([np.mean(r) for r in real], [np.mean(d) for d in dreamed])
         if len(thetas) > 2 else None,
         "hazard": {"real": hazard(real[0], cap), "dream": hazard(dreamed[0], cap)},
-        "m_losses": {"episodes": int(len(z_nll)), "z_nll": by_time(z_nll), "done_loss": by_time(done_loss)},
+        "m_losses": {"episodes": len(z_nll), "z_nll": by_time(z_nll), "done_loss": by_time(done_loss)},
     }
     (cfg.path / "measure.json").write_text(json.dumps(result, indent=1))
     _print(result)

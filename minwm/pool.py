@@ -21,7 +21,7 @@ def _start(build, args):
     worker forever, so the error is kept instead and raised by the worker's first task."""
     try:
         _state.update(build(*args))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 (any failure: reported by the first task, see above)
         _state["error"] = f"{type(e).__name__}: {e}"
 
 

@@ -147,7 +147,7 @@ def writer(run_dir, name="run"):
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / f".{name}.lock"
-    f = open(path, "a+")
+    f = open(path, "a+")  # noqa: SIM115 (held open while the stage runs: the lock is the open file)
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

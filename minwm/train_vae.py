@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from minwm import formats, runs, vae
 from minwm.autograd import Tensor
-from minwm.config import Config
 from minwm.collect import rollout_dir
+from minwm.config import Config
 from minwm.optim import Adam
 
 

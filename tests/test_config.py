@@ -3,7 +3,8 @@ minwm/doom.py), the presets built from them, and the seed ranges of the stages."
 import numpy as np
 import pytest
 
-from minwm import carracing, config, controller as C, doom
+from minwm import carracing, config, doom
+from minwm import controller as C
 from minwm.config import preset, spec
 
 

@@ -4,7 +4,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from minwm import carracing, controller as C, doom
+from minwm import carracing, doom
+from minwm import controller as C
 
 CARRACING, DOOM = carracing.SPEC.controller, doom.SPEC.controller     # each environment's own C
 CARRACING_Z, CARRACING_Z_HIDDEN = C.ablation(CARRACING, "z"), C.ablation(CARRACING, "z_hidden")

@@ -12,7 +12,20 @@ import warnings
 import numpy as np
 import pytest
 
-from minwm import cli, collect, controller as C, encode, evaluate, evolve, formats, infer, iterate, runs, train_rnn, train_vae
+from minwm import (
+    cli,
+    collect,
+    encode,
+    evaluate,
+    evolve,
+    formats,
+    infer,
+    iterate,
+    runs,
+    train_rnn,
+    train_vae,
+)
+from minwm import controller as C
 from minwm.config import override, preset
 
 # ----------------------------------------------------------------------------- bad files
@@ -39,7 +52,7 @@ READERS = {  # file -> (how minwm reads it, the command its error names)
 
 def _damage(path, how, rng):
     arrays, state = formats.load_npz(path, "test")
-    name = sorted(arrays)[0]
+    name = min(arrays)
     if how == "truncated":
         data = path.read_bytes()
         path.write_bytes(data[:len(data) // 2])
@@ -151,9 +164,9 @@ def test_divergence_stops_training_with_the_last_good_checkpoint(tmp_path):
 
 def test_a_second_writer_refuses_at_once_and_readers_pass(tmp_path):
     with runs.writer(tmp_path):
-        with pytest.raises(runs.RunBusy, match=f"pid {os.getpid()}.*another --run-dir"):
-            with runs.writer(tmp_path):
-                pass
+        with pytest.raises(runs.RunBusy, match=f"pid {os.getpid()}.*another --run-dir"), \
+                runs.writer(tmp_path):
+            pass
         with runs.writer(tmp_path, "evaluate-val.json"):        # evaluate into a file of its own
             pass
         formats.save_npz(tmp_path / "series.npz", _series(np.random.default_rng(0)))

@@ -1,8 +1,8 @@
 """V and M: shapes from the paper, losses against their formulas, gradients, export layout."""
 import numpy as np
 import pytest
-
 from gradcheck import check_grads
+
 from minwm import mdnrnn, vae
 from minwm.autograd import no_grad, tensor
 
@@ -62,7 +62,7 @@ def test_head_loss_matches_reference_and_gradcheck(doom):
     y = tensor(rng.standard_normal((2, 4, cfg.n_out)) * 0.5, True, F64)
     z_next = rng.standard_normal((2, 4, 3))
     done = (rng.random((2, 4)) < 0.4).astype(F64) if doom else None
-    loss, z_loss, done_loss = mdnrnn.head_loss(y, cfg, z_next, done)
+    _, z_loss, done_loss = mdnrnn.head_loss(y, cfg, z_next, done)
     np.testing.assert_allclose(z_loss, mixture_nll_reference(y.data, z_next, 3, 5), rtol=1e-12)
     if doom:
         x = y.data[..., -1]

@@ -235,7 +235,7 @@ def test_evolve_keeps_the_cma_mean_or_the_best_candidate(tmp_path, keep):
                     f"evolve.keep={keep}"])
     fitness = KnownFitness(64 + 32 + 32)
     evolve.main(cfg, fitness)
-    ccfg, theta, info = formats.read_controller(tmp_path / "controller.npz")
+    _, theta, info = formats.read_controller(tmp_path / "controller.npz")
     assert info["keep"] == keep and info["generation"] == 3
     last = fitness.seen[-1]                                     # the generation that was scored
     best = last[np.argmax(fitness.score(last))].astype(np.float32)

@@ -1,13 +1,13 @@
 """Every stage at the tiny preset on the real environments, through the `minwm` command; the
 iterative procedure; the worker pool on multiprocessing and on a local Ray instance."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from dataclasses import replace
-
-from minwm import cli, config, controller as C, evolve, formats, infer
+from minwm import cli, config, evolve, formats, infer
+from minwm import controller as C
 from minwm.agent import Agents
 from minwm.doom import SPEC as DOOM
 
@@ -48,6 +48,7 @@ def test_play_and_dream_gifs(doom_run):
 
 def test_demo_on_shipped_weights(doom_run, tmp_path, monkeypatch):
     import shutil
+
     from minwm import show
     shipped = tmp_path / "weights" / "doom"
     shipped.mkdir(parents=True)

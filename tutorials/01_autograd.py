@@ -228,7 +228,6 @@ if plt is not None:
 # give our gradients to the last bit of float64 noise.
 
 # %%
-from minwm import autograd as ag
 from minwm.autograd import no_grad, tensor
 
 lib = {k: tensor(v, requires_grad=True, dtype=np.float64) for k, v in params_np.items()}

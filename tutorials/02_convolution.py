@@ -50,7 +50,7 @@ rng = np.random.default_rng(0)
 # %%
 def conv_loop(x, w, b, s):
     """x (N, H, W, C), w (k, k, C, F), b (F,) -> (N, H', W', F), by the definition."""
-    N, H, W, C = x.shape
+    N, H, W, _ = x.shape
     k, F = w.shape[0], w.shape[3]
     Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
     out = np.empty((N, Ho, Wo, F), x.dtype)

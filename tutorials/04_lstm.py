@@ -104,7 +104,7 @@ def lstm_step_backward(dh, dc, cache):
 # %%
 def lstm_forward(x, h0, c0, wx, wh, b, reset=None):
     """x (N, T, D), h0, c0 (N, H), reset (N, T) 0/1 or None -> hs (N, T, H), hT, cT (N, H), caches."""
-    N, T, D = x.shape
+    N, T, _ = x.shape
     keep = np.ones((N, T)) if reset is None else 1 - reset                 # (N, T)
     h, c, hs, caches = h0, c0, [], []
     for t in range(T):
@@ -189,7 +189,8 @@ assert np.all(dx_end[1, :2] == 0) and np.all(dh0_end[1] == 0) and np.all(dc0_end
 # Its NumPy twin `lstm_step_numpy` must agree with our step too: one layout everywhere.
 
 # %%
-from minwm import kernels, lstm as lstm_lib
+from minwm import kernels
+from minwm import lstm as lstm_lib
 
 hs, hT, cT, cache = lstm_forward(*args, reset)
 hs_l, hT_l, cT_l, cache_l = lstm_lib.lstm_forward(*args, reset)

@@ -264,7 +264,7 @@ baseline = {name: dream(M, ccfg, th, mu0, logvar0, dcfg, np.random.default_rng(7
                              ("a random controller", (rng.standard_normal(n_params) * 0.1).astype(np.float32))]}
 for name, score in baseline.items():
     print(f"for comparison, {name}: {score:.1f}")
-from minwm import formats                  # controller.npz's format: theta and its ControllerConfig
+from minwm import formats  # controller.npz's format: theta and its ControllerConfig
 
 formats.save_controller(OUT / "06_controller.npz", ccfg, es.mean, generation=gens, where="dream",
                         score=float(evals[-1][1]), rollouts=eval_rollouts)

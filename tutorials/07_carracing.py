@@ -152,7 +152,17 @@ env.close()
 # this same loop.
 
 # %%
-from minwm import collect, config, encode, evaluate, evolve, formats, infer, train_rnn, train_vae
+from minwm import (
+    collect,
+    config,
+    encode,
+    evaluate,
+    evolve,
+    formats,
+    infer,
+    train_rnn,
+    train_vae,
+)
 
 RUN = os.environ.get("MINWM_RUN")
 scratch = Path(tempfile.mkdtemp(prefix="minwm-07-")) if FAST else None
@@ -228,7 +238,7 @@ h2, c2 = h.copy(), c.copy()
 restart = np.ones(1, bool)
 d_action = d_state = 0.0
 score, seen, recon, predicted = 0.0, [], [], []
-t = 0
+t, z_expected = 0, None                       # M has no guess before the first step
 while True:
     action, h, c = infer.agent_step(V, M, ccfg, theta, frame[None], h, c, restart, rng_lib)
     action2, h2, c2, mu = agent_step(frame[None], h2, c2, rng_ours)
@@ -238,7 +248,7 @@ while True:
     if t % (T // 8) == 0:                     # what V makes of this frame, what M expected of it
         seen.append(frame)
         recon.append(infer.decode(V, mu)[0])
-        predicted.append(infer.decode(V, z_expected)[0] if t else np.zeros((64, 64, 3)))
+        predicted.append(np.zeros((64, 64, 3)) if z_expected is None else infer.decode(V, z_expected)[0])
     logpi, mu_k, _, _ = mdn_head(h @ M.w_mdn + M.b_mdn, Z, M.k)              # M's guess at z_{t+1}
     z_expected = (np.exp(logpi) * mu_k).sum(-1)                              # the mixture mean (1, Z)
     frame, reward, done = env.step(action[0])

@@ -16,9 +16,10 @@ import numpy as np
 def main():
     path, block = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
     rows = {}
-    for line in open(path):
-        row = json.loads(line)
-        rows[row["step"]] = row                           # a resumed step: the later line
+    with open(path) as f:
+        for line in f:
+            row = json.loads(line)
+            rows[row["step"]] = row                       # a resumed step: the later line
     groups = {}
     for step in sorted(rows):
         row = rows[step]

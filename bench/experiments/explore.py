@@ -23,11 +23,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from deaths import delayed, discrete, load_agent
 
 from minwm.agent import episode
 from minwm.formats import rollout_path, write_rollout
-
-from deaths import delayed, discrete, load_agent
 
 _w = {}
 

@@ -29,7 +29,7 @@ hits, gaps, lengths, damage = [], [], [], []
 for seed in range(first, first + n):
     trace = []                                          # health before each step
     if weights:                                         # the agent: edit reads, changes nothing
-        def read(a):
+        def read(a, trace=trace):
             trace.append(env.game.get_game_variable(vzd.GameVariable.HEALTH))
             return a
         t = int(agent.episode(env, v, m, ccfg, theta, seed, edit=read))

@@ -1,10 +1,15 @@
 """python bench/experiments/survival.py RUN_DIR [CONTROLLER|-] [TAU]: share of episodes still alive after
 t steps in the dream (512 rollouts of C, seeded) and in the real game (RUN_DIR/evaluate.json)."""
-import sys, json, numpy as np
+import json
+import sys
 from pathlib import Path
+
+import numpy as np
+
 from minwm import formats, infer
+from minwm.dream import DreamConfig, dream
 from minwm.formats import read_controller as load_controller
-from minwm.dream import dream, DreamConfig
+
 d = Path(sys.argv[1]); cp = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else d / "controller.npz"
 tau = float(sys.argv[3]) if len(sys.argv) > 3 else 1.15
 m = infer.load_mdnrnn(d / "mdnrnn.npz"); ccfg, theta, info = load_controller(cp)

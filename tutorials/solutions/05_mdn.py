@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from minwm import kernels, mdnrnn
-from minwm.autograd import Tensor, no_grad
+from minwm.autograd import no_grad
 from minwm.optim import Adam, clip_grad_value
 
 FAST = os.environ.get("MINWM_FAST") == "1"

@@ -8,7 +8,8 @@ import os
 import cma
 import numpy as np
 
-from minwm import carracing, controller as C, infer
+from minwm import carracing, infer
+from minwm import controller as C
 from minwm.dream import DreamConfig, dream, dream_population
 
 FAST = os.environ.get("MINWM_FAST") == "1"

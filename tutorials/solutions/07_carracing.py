@@ -9,7 +9,8 @@ import time
 import cma
 import numpy as np
 
-from minwm import config, controller as C, evolve
+from minwm import config, evolve
+from minwm import controller as C
 from minwm.carracing import CarRacing, brownian_actions
 
 FAST = os.environ.get("MINWM_FAST") == "1"

@@ -9,7 +9,8 @@ import os
 
 import numpy as np
 
-from minwm import controller as C, infer
+from minwm import controller as C
+from minwm import infer
 from minwm.dream import DreamConfig, dream
 from minwm.kernels import lstm_step_numpy, mdn_sample_numpy
 
