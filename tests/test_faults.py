@@ -189,9 +189,10 @@ class Quadratic:
     """A fitness with a known optimum: reward = -|theta - target|^2 (evolve maximises it)."""
 
     def __init__(self, target):
-        self.target, self.means = target, []
+        self.target, self.means, self.seen = target, [], []
 
     def population(self, ccfg, thetas, n_rollouts, generation):
+        self.seen.append(np.array(thetas))
         r = -((thetas - self.target) ** 2).sum(axis=1)
         return np.repeat(r[:, None], n_rollouts, axis=1)
 
@@ -218,8 +219,14 @@ def test_evolve_moves_toward_the_optimum_and_keeps_what_the_config_names(tmp_pat
     scored = fitness.means[int(np.argmax([-((m - target) ** 2).sum() for m in fitness.means]))]
     np.testing.assert_array_equal(theta, scored.astype(np.float32))  # the best-scored one is kept
     assert info["keep"] == keep and len(fitness.means) == 3          # generations 20, 40, 60
-    final_mean = runs.load_pickle(tmp_path / "evolve.ckpt.pkl")["es"].mean
-    assert np.array_equal(fitness.means[-1], final_mean) == (keep == "mean")
+    ck = runs.load_pickle(tmp_path / "evolve.ckpt.pkl")
+    last = fitness.seen[-1]                                      # the last generation's candidates
+    best = last[np.argmax(-((last - target) ** 2).sum(axis=1))]
+    assert np.array_equal(fitness.means[-1], ck["es"].mean) == (keep == "mean")
+    assert np.array_equal(fitness.means[-1], best) == (keep == "best")
+    assert set(ck) == {"es", "generation", "best", "rng"}        # no NumPy global state in it
+    with pytest.raises(ValueError, match="evolve.keep='last'"):
+        evolve.main(override(cfg, ["evolve.keep=last"]), fitness)
     assert all(np.array_equal(a, b) for a, b in zip(state, np.random.get_state()))  # global RNG untouched
 
 

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from minwm import config, encode, evolve, formats, infer, mdnrnn, runs, train_rnn
+from minwm import config, encode, evolve, formats, infer, mdnrnn, train_rnn
 from minwm.autograd import Tensor
 from minwm.config import override, preset
 
@@ -204,47 +204,6 @@ def test_evolve_in_dream_resumes_identically(tmp_path):
     assert ia == ib and ia["where"] == "dream" and 1 <= ia["score"] <= 60
     logs = [json.loads(l) for l in (b / "evolve.jsonl").read_text().splitlines()]
     assert [r["generation"] for r in logs] == [1, 2, 3, 4] and "eval_mean" in logs[1]
-
-
-class KnownFitness:
-    """A fitness CMA-ES can climb, with no environment: minus the distance to a target theta."""
-
-    def __init__(self, n):
-        self.target, self.seen = np.linspace(-0.5, 0.5, n), []
-
-    def score(self, thetas):
-        return -np.abs(np.atleast_2d(thetas) - self.target).sum(axis=1)
-
-    def population(self, ccfg, thetas, n_rollouts, generation):
-        self.seen.append(np.array(thetas))
-        return np.repeat(self.score(thetas)[:, None], n_rollouts, axis=1)
-
-    def mean(self, ccfg, theta, n_rollouts):
-        return np.repeat(self.score(theta), n_rollouts)
-
-    def close(self):
-        pass
-
-
-@pytest.mark.parametrize("keep", ["mean", "best"])
-def test_evolve_keeps_the_cma_mean_or_the_best_candidate(tmp_path, keep):
-    rng = np.random.default_rng(5)
-    np.savez(tmp_path / "mdnrnn.npz", **infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True))
-    cfg = override(preset("doom", "tiny", run_dir=str(tmp_path)),
-                   ["evolve.population=8", "evolve.generations=3", "evolve.eval_every=3",
-                    f"evolve.keep={keep}"])
-    fitness = KnownFitness(64 + 32 + 32)
-    evolve.main(cfg, fitness)
-    _, theta, info = formats.read_controller(tmp_path / "controller.npz")
-    assert info["keep"] == keep and info["generation"] == 3
-    last = fitness.seen[-1]                                     # the generation that was scored
-    best = last[np.argmax(fitness.score(last))].astype(np.float32)
-    assert np.array_equal(theta, best) == (keep == "best")
-    assert info["score"] == pytest.approx(float(fitness.score(theta)[0]), rel=1e-5)
-    ck = runs.load_pickle(tmp_path / "evolve.ckpt.pkl")
-    assert set(ck) == {"es", "generation", "best", "rng"}         # no NumPy global state in it
-    with pytest.raises(ValueError, match="evolve.keep='last'"):
-        evolve.main(override(cfg, ["evolve.keep=last"]), fitness)
 
 
 def test_controller_file_round_trip_and_errors(tmp_path):
