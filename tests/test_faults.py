@@ -12,19 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from minwm import (
-    cli,
-    collect,
-    encode,
-    evaluate,
-    evolve,
-    formats,
-    infer,
-    iterate,
-    runs,
-    train_rnn,
-    train_vae,
-)
+from minwm import cli, collect, encode, evaluate, evolve, formats, infer, iterate, runs, train_rnn, train_vae
 from minwm import controller as C
 from minwm.config import override, preset
 

@@ -152,17 +152,7 @@ env.close()
 # this same loop.
 
 # %%
-from minwm import (
-    collect,
-    config,
-    encode,
-    evaluate,
-    evolve,
-    formats,
-    infer,
-    train_rnn,
-    train_vae,
-)
+from minwm import collect, config, encode, evaluate, evolve, formats, infer, train_rnn, train_vae
 
 RUN = os.environ.get("MINWM_RUN")
 scratch = Path(tempfile.mkdtemp(prefix="minwm-07-")) if FAST else None

@@ -67,18 +67,7 @@ except ImportError:
 # the random-policy episodes, which `encode` stores as `init_mu, init_logvar`.
 
 # %%
-from minwm import (
-    collect,
-    config,
-    encode,
-    evaluate,
-    evolve,
-    formats,
-    infer,
-    show,
-    train_rnn,
-    train_vae,
-)
+from minwm import collect, config, encode, evaluate, evolve, formats, infer, show, train_rnn, train_vae
 
 RUN = os.environ.get("MINWM_RUN")
 SHIPPED = show.SHIPPED / "doom"

@@ -70,18 +70,7 @@ except ImportError:
 # The Doom pipeline of chapter 8: random rollouts, V, M, C evolved in the dream, the real score.
 
 # %%
-from minwm import (
-    collect,
-    config,
-    encode,
-    evaluate,
-    evolve,
-    formats,
-    infer,
-    iterate,
-    train_rnn,
-    train_vae,
-)
+from minwm import collect, config, encode, evaluate, evolve, formats, infer, iterate, train_rnn, train_vae
 
 RUN = os.environ.get("MINWM_RUN")
 scratch = Path(tempfile.mkdtemp(prefix="minwm-09-")) if FAST else None
