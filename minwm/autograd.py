@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from minwm import ops, lstm as lstm_ops
+from minwm import lstm as lstm_ops
+from minwm import ops
 
 _grad_enabled = True
 

@@ -16,10 +16,10 @@ import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on import
 
-import numpy as np  # noqa: E402
-import pygame  # noqa: E402
-from gymnasium.envs.box2d import car_racing as gym_car_racing  # noqa: E402
-from pygame import gfxdraw  # noqa: E402
+import numpy as np
+import pygame
+from gymnasium.envs.box2d import car_racing as gym_car_racing
+from pygame import gfxdraw
 
 
 def _grass_polygons():

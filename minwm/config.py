@@ -12,10 +12,10 @@ differ between environments (Nz, M's size, ...) come from the environment's spec
 import dataclasses
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 ENVS = ("carracing", "doom")      # each is a module minwm/<name>.py that defines SPEC
 PRESETS = ("tiny", "default", "paper")
@@ -54,7 +54,7 @@ class EnvSpec:
         return max_steps or self.max_steps
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec(env) -> EnvSpec:
     """The EnvSpec of environment `env` (imported on first use: Doom never loads gymnasium)."""
     if env not in ENVS:

@@ -64,7 +64,7 @@ def forward(p, cfg: MDNRNNConfig, z, a, restart=None, carry=None):
     input of M when cfg.restart (Doom, as the original code). carry: None (start from zeros), or
     a list [h, c] of arrays (N, H): the state to start from, replaced in place by the state after
     the last step (stateful training; no gradient flows into it)."""
-    N, T = z.shape[:2]
+    N = z.shape[0]
     parts = [z, a]
     if cfg.restart:
         parts.append(Tensor(np.asarray(restart, z.dtype)[:, :, None]))
