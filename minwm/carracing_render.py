@@ -1,0 +1,339 @@
+"""CarRacing's 96x96 state frame without pygame: Numba kernels that redo pygame-ce 2.5.8's drawing.
+
+The 1000x800 surface is never made. Each of its rows is a list of runs: run i of row y starts at
+column xs[y, i] and has colour col[y, i] (0xRRGGBB, the surface's XRGB8888 layout); adjacent runs
+differ in colour. Drawing edits runs in the stock order, and smoothscale's shrink works on runs, so a
+frame costs per edge and per run, not per pixel. Every kernel reproduces one C function, with its
+integer (or float32) arithmetic; tests/test_carracing_render.py checks each against pygame.
+Legend: H x W = 800 x 1000 surface, R = W + 1 runs per row at most, P polygons, S = 96 output.
+"""
+import numpy as np
+from numba import njit
+
+W, H, S = 1000, 800, 96  # gymnasium's WINDOW_W, WINDOW_H, STATE_W == STATE_H
+
+
+def new_runs():
+    """Empty run lists: xs (H, R) int32, col (H, R) int64, n (H,) int32."""
+    return np.zeros((H, W + 1), np.int32), np.zeros((H, W + 1), np.int64), np.ones(H, np.int32)
+
+
+@njit(cache=True)
+def _find(xs, k, x):
+    """Index of the run holding column x: the last i < k with xs[i] <= x (xs[0] == 0)."""
+    lo, hi = 0, k - 1
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if xs[mid] <= x:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(cache=True)
+def paint(xs, col, n, y, xa, xb, c):
+    """Set columns xa..xb (0 <= xa <= xb < W) of row y to colour c, merging equal neighbours."""
+    X, C, k = xs[y], col[y], n[y]
+    i, j = _find(X, k, xa), _find(X, k, xb)
+    end_j = X[j + 1] - 1 if j + 1 < k else W - 1
+    ps, pc, m = np.empty(3, np.int32), np.empty(3, np.int64), 0  # the runs that replace i..j
+    if X[i] < xa:
+        ps[m], pc[m], m = X[i], C[i], m + 1
+    before = pc[m - 1] if m > 0 else (C[i - 1] if i > 0 else -1)
+    if before != c:
+        ps[m], pc[m], m = xa, c, m + 1
+    after = j + 1  # first run kept after the new ones
+    if xb < end_j:
+        if C[j] != c:
+            ps[m], pc[m], m = xb + 1, C[j], m + 1
+    elif after < k and C[after] == c:
+        after += 1
+    shift = i + m - after
+    if shift > 0:
+        for t in range(k - 1, after - 1, -1):
+            X[t + shift], C[t + shift] = X[t], C[t]
+    elif shift < 0:
+        for t in range(after, k):
+            X[t + shift], C[t + shift] = X[t], C[t]
+    for t in range(m):
+        X[i + t], C[i + t] = ps[t], pc[t]
+    n[y] = k + shift
+
+
+@njit(cache=True)
+def put_pixel(xs, col, n, x, y, c, alpha, ymin):
+    """SDL_gfx _putPixelAlpha on a 32-bit surface (DEFAULT_ALPHA_PIXEL_ROUTINE): alpha 255 stores c,
+    otherwise each channel d becomes d + ((c - d) * alpha >> 8); its unsigned wrap-around equals
+    this floor. Pixels off the surface (or above row ymin, hidden later) are dropped."""
+    if x < 0 or x >= W or y < ymin or y >= H:
+        return
+    if alpha != 255:
+        d = col[y, _find(xs[y], n[y], x)]
+        e = 0
+        for shift in (16, 8, 0):
+            dc, cc = (d >> shift) & 255, (c >> shift) & 255
+            e |= (dc + (((cc - dc) * alpha) >> 8)) << shift
+        c = e
+    paint(xs, col, n, y, x, x, c)
+
+
+@njit(cache=True)
+def hline(xs, col, n, x1, x2, y, c, ymin):
+    """SDL_gfx hlineColor (opaque), pygame's drawhorzlineclipbounding: x1..x2 in either order."""
+    if x1 > x2:
+        x1, x2 = x2, x1
+    if x2 < 0 or x1 >= W or y < ymin or y >= H:
+        return
+    paint(xs, col, n, y, max(x1, 0), min(x2, W - 1), c)
+
+
+@njit(cache=True)
+def _clip_code(x, y):
+    return (1 if x < 0 else (2 if x > W - 1 else 0)) | (8 if y < 0 else (4 if y > H - 1 else 0))
+
+
+@njit(cache=True)
+def clip_line(x1, y1, x2, y2):
+    """SDL_gfx _clipLine (Cohen-Sutherland with a float32 slope, truncating casts) against the
+    surface: -> (draw, x1, y1, x2, y2); the end points may come back swapped, as in C."""
+    while True:
+        c1, c2 = _clip_code(x1, y1), _clip_code(x2, y2)
+        if (c1 | c2) == 0:
+            return True, x1, y1, x2, y2
+        if c1 & c2:
+            return False, x1, y1, x2, y2
+        if c1 == 0:
+            x1, y1, x2, y2, c1 = x2, y2, x1, y1, c2
+        m = np.float32(1.0)
+        if x2 != x1:
+            m = np.float32(y2 - y1) / np.float32(x2 - x1)
+        if c1 & 1:
+            y1, x1 = y1 + int(np.float32(0 - x1) * m), 0
+        elif c1 & 2:
+            y1, x1 = y1 + int(np.float32(W - 1 - x1) * m), W - 1
+        elif c1 & 4:
+            if x2 != x1:
+                x1 += int(np.float32(H - 1 - y1) / m)
+            y1 = H - 1
+        else:
+            if x2 != x1:
+                x1 += int(np.float32(0 - y1) / m)
+            y1 = 0
+
+
+@njit(cache=True)
+def aaline(xs, col, n, x1, y1, x2, y2, c, ymin, lo, hi):
+    """SDL_gfx _aalineColor with draw_endpoint = 0 (as aapolygonColor calls it): Wu's line with a
+    32-bit error accumulator, 8-bit weights, pixel alpha (255 * weight) >> 8. A pixel with
+    lo[y] <= x <= hi[y] is skipped: the polygon's fill, drawn next, covers it anyway."""
+    draw, x1, y1, x2, y2 = clip_line(x1, y1, x2, y2)
+    if not draw:
+        return
+    xx0, yy0, xx1, yy1 = x1, y1, x2, y2
+    if yy0 > yy1:
+        xx0, yy0, xx1, yy1 = xx1, yy1, xx0, yy0
+    dx, dy = xx1 - xx0, yy1 - yy0
+    if dx == 0:
+        if dy > 0:
+            for y in range(yy0, yy0 + dy + 1):  # vlineColor
+                hline(xs, col, n, x1, x1, y, c, ymin)
+        else:
+            put_pixel(xs, col, n, x1, y1, c, 255, ymin)
+        return
+    if dy == 0:
+        hline(xs, col, n, xx0, xx0 + dx, y1, c, ymin)
+        return
+    xdir = 1
+    if dx < 0:
+        xdir, dx = -1, -dx
+    erracc = 0
+    put_pixel(xs, col, n, x1, y1, c, 255, ymin)  # the first point after clipping, not xx0, yy0
+    if dy > dx:  # y-major
+        erradj = ((dx << 16) // dy) << 16
+        x0pxdir = xx0 + xdir
+        for _ in range(dy - 1):
+            erracc += erradj
+            if erracc >= 1 << 32:  # the accumulator rolled over: x advances
+                erracc -= 1 << 32
+                xx0 = x0pxdir
+                x0pxdir += xdir
+            yy0 += 1
+            wgt = erracc >> 24
+            _aa_pixel(xs, col, n, xx0, yy0, c, 255 - wgt, ymin, lo, hi)
+            _aa_pixel(xs, col, n, x0pxdir, yy0, c, wgt, ymin, lo, hi)
+    else:  # x-major
+        erradj = ((dy << 16) // dx) << 16
+        y0p1 = yy0 + 1
+        for _ in range(dx - 1):
+            erracc += erradj
+            if erracc >= 1 << 32:
+                erracc -= 1 << 32
+                yy0 = y0p1
+                y0p1 += 1
+            xx0 += xdir
+            wgt = erracc >> 24
+            _aa_pixel(xs, col, n, xx0, yy0, c, 255 - wgt, ymin, lo, hi)
+            _aa_pixel(xs, col, n, xx0, y0p1, c, wgt, ymin, lo, hi)
+
+
+@njit(cache=True)
+def _aa_pixel(xs, col, n, x, y, c, weight, ymin, lo, hi):
+    """SDL_gfx pixelColorWeightNolock, unless the coming fill covers the pixel."""
+    if 0 <= y < H and lo[y] <= x <= hi[y]:
+        return
+    put_pixel(xs, col, n, x, y, c, (255 * weight) >> 8, ymin)
+
+
+@njit(cache=True)
+def gfx_polygon(xs, col, n, vx, vy, c, ymin, lo, hi, ints):
+    """pygame.gfxdraw.aapolygon then filled_polygon, as gymnasium draws every road polygon.
+
+    vx, vy: (N,) int vertices, already truncated as gfxdraw does. The fill is SDL_gfx's
+    filledPolygonColorMT: per row y, edges with y1 <= y < y2 (or ending at maxy) cut at
+    (65536 (y - y1) / (y2 - y1)) (x2 - x1) + 65536 x1, sorted, filled pairwise from the rounded
+    (a + 1) to the rounded (b - 1). It is computed first so the outline can skip what it covers.
+    lo, hi: (H,) scratch, empty (lo > hi) on entry and exit; ints: (N,) scratch."""
+    N = len(vx)
+    miny, maxy = vy.min(), vy.max()
+    for y in range(max(miny, ymin), min(maxy, H - 1) + 1):  # pass 1: one-span rows, for the skip
+        a, b, k = _fill_row(vx, vy, y, maxy, ints)
+        if k == 2 and a <= b:
+            lo[y], hi[y] = max(a, 0), min(b, W - 1)
+    for i in range(N):
+        j = (i + 1) % N
+        aaline(xs, col, n, vx[i], vy[i], vx[j], vy[j], c, ymin, lo, hi)
+    for y in range(max(miny, ymin), min(maxy, H - 1) + 1):  # pass 2: the fill
+        a, b, k = _fill_row(vx, vy, y, maxy, ints)
+        lo[y], hi[y] = 1, 0
+        for t in range(0, k, 2):
+            a = ints[t] + 1
+            b = ints[t + 1] - 1
+            hline(xs, col, n, (a >> 16) + ((a & 32768) >> 15), (b >> 16) + ((b & 32768) >> 15), y,
+                  c, ymin)
+
+
+@njit(cache=True)
+def _fill_row(vx, vy, y, maxy, ints):
+    """One row of filledPolygonColorMT: sorted cuts in ints[:k] -> (first span a, b, k)."""
+    N, k = len(vx), 0
+    for i in range(N):
+        p = N - 1 if i == 0 else i - 1
+        y1, y2, x1, x2 = vy[p], vy[i], vx[p], vx[i]
+        if y1 > y2:
+            y1, y2, x1, x2 = y2, y1, x2, x1
+        elif y1 == y2:
+            continue
+        if (y1 <= y < y2) or (y == maxy and y1 < y <= y2):
+            ints[k] = ((65536 * (y - y1)) // (y2 - y1)) * (x2 - x1) + 65536 * x1
+            k += 1
+    ints[:k].sort()
+    if k < 2:
+        return 1, 0, k
+    a, b = ints[0] + 1, ints[1] - 1
+    return (a >> 16) + ((a & 32768) >> 15), (b >> 16) + ((b & 32768) >> 15), k
+
+
+@njit(cache=True)
+def fill_polygon(xs, col, n, vx, vy, c, ymin, flip, ints):
+    """pygame.draw.polygon (width 0, N != 3): draw.c's draw_fillpoly. Per row, edges with
+    y1 <= y < y2 (or ending at maxy) cut at x1 + (y - y1) (x2 - x1) / float32(y2 - y1), floored for
+    an even and ceiled for an odd count so far; sorted, filled pairwise; then the horizontal edges
+    strictly between miny and maxy. flip: draw on row H - 1 - y (the surface after the flip)."""
+    N = len(vx)
+    miny, maxy = vy.min(), vy.max()
+    if miny == maxy:
+        _flip_hline(xs, col, n, vx.min(), vx.max(), miny, c, ymin, flip)
+        return
+    for y in range(miny, maxy + 1):
+        k = 0
+        for i in range(N):
+            p = N - 1 if i == 0 else i - 1
+            y1, y2, x1, x2 = vy[p], vy[i], vx[p], vx[i]
+            if y1 > y2:
+                y1, y2, x1, x2 = y2, y1, x2, x1
+            elif y1 == y2:
+                continue
+            if (y1 <= y < y2) or (y == maxy and y2 == maxy):
+                cut = np.float32((y - y1) * (x2 - x1)) / np.float32(y2 - y1)
+                ints[k] = (np.floor(cut) if k % 2 == 0 else np.ceil(cut)) + x1
+                k += 1
+        ints[:k].sort()
+        for t in range(0, k, 2):
+            _flip_hline(xs, col, n, ints[t], ints[t + 1], y, c, ymin, flip)
+    for i in range(N):
+        p = N - 1 if i == 0 else i - 1
+        if miny < vy[i] < maxy and vy[p] == vy[i]:
+            _flip_hline(xs, col, n, vx[i], vx[p], vy[i], c, ymin, flip)
+
+
+@njit(cache=True)
+def _flip_hline(xs, col, n, x1, x2, y, c, ymin, flip):
+    if 0 <= y < H:
+        hline(xs, col, n, x1, x2, H - 1 - y if flip else y, c, ymin)
+
+
+def shrink_table(src, dst):
+    """The cells of pygame-ce's SSE2 shrink filters (filter_shrink_X_SSE2 / _Y_SSE2) for src -> dst
+    pixels: a 14-bit counter steps by xspace = 0x4000 src // dst per cell; the pixel where it runs
+    out (edge[j]) is split, weight cnt[j] into cell j and 0x4000 - cnt[j] into cell j + 1.
+    -> edge, cnt (dst,) int64 and the reciprocal 0x40000000 // xspace."""
+    space, counter, edge, cnt = 0x4000 * src // dst, 0x4000 * src // dst, [], []
+    for x in range(src):
+        if counter > 0x4000:
+            counter -= 0x4000
+        else:
+            edge.append(x)
+            cnt.append(counter)
+            counter = space - (0x4000 - counter)
+    assert len(edge) == dst
+    return np.array(edge), np.array(cnt), 0x40000000 // space
+
+
+@njit(cache=True)
+def _cell(acc, p, cnt, recip):
+    """One output value of the SSE2 filters: mulhi(4 p, cnt) + acc, times the reciprocal (mulhi),
+    saturated to 255 (packus)."""
+    return min((((((p << 2) * cnt) >> 16) + acc) & 0xFFFF) * recip >> 16, 255)
+
+
+@njit(cache=True)
+def shrink_x(xs, col, n, edge, cnt, recip, out):
+    """filter_shrink_X_SSE2 on every row, from its runs: cell j sums whole pixels (a run adds its
+    colour times its overlap) plus the two split pixels' 16-bit-truncated shares.
+    out: (H, S, 3) uint8, rows in surface order."""
+    for y in range(H):
+        X, C, k = xs[y], col[y], n[y]
+        r, base = 0, np.zeros(3, np.int64)  # base: channel sums of the pixels before run r
+        prev = np.zeros(3, np.int64)        # channel sums up to and including the last split pixel
+        rest = np.zeros(3, np.int64)        # the last split pixel's share carried into this cell
+        for j in range(S):
+            x = edge[j]
+            while r + 1 < k and X[r + 1] <= x:
+                for ch in range(3):
+                    base[ch] += ((C[r] >> (16 - 8 * ch)) & 255) * (X[r + 1] - X[r])
+                r += 1
+            for ch in range(3):
+                p = (C[r] >> (16 - 8 * ch)) & 255
+                upto = base[ch] + p * (x - X[r])  # sum of pixels edge[j - 1] + 1 .. x - 1
+                out[y, j, ch] = _cell(rest[ch] + upto - prev[ch], p, cnt[j], recip)
+                rest[ch] = ((p << 2) * (0x4000 - cnt[j])) >> 16
+                prev[ch] = upto + p
+
+
+@njit(cache=True)
+def shrink_y(tmp, edge, cnt, recip, obs):
+    """filter_shrink_Y_SSE2: the same cells down the columns. tmp (H, S, 3) -> obs (S, S, 3)."""
+    acc = np.zeros((S, 3), np.int64)
+    start = 0
+    for i in range(S):
+        e = edge[i]
+        for j in range(S):
+            for ch in range(3):
+                a = acc[j, ch]
+                for y in range(start, e):
+                    a += tmp[y, j, ch]
+                p = np.int64(tmp[e, j, ch])
+                obs[i, j, ch] = _cell(a, p, cnt[i], recip)
+                acc[j, ch] = ((p << 2) * (0x4000 - cnt[i])) >> 16
+        start = e + 1
