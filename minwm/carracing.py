@@ -18,6 +18,7 @@ Everything else (physics, car drawing, flip, indicators, smoothscale to 96x96) i
 It is only used on the gymnasium version it was verified on; otherwise `make_gym_carracing` warns
 and returns the stock env.
 """
+import math
 import os
 import warnings
 
@@ -30,7 +31,10 @@ from gymnasium.envs.box2d import car_racing as gym_car_racing
 from pygame import gfxdraw
 from PIL import Image
 
+from minwm import carracing_render
+
 VERIFIED_GYMNASIUM = "1.4.0"  # FastCarRacing was checked byte-identical against this version
+VERIFIED_PYGAME = ("2.5.8", "SSE2")  # pygame-ce and smoothscale backend the Numba frames match
 MAX_STEPS = 1000              # CarRacing-v3's TimeLimit, as in the paper
 CROP_ROWS = 84                # rows 0:84 of 96: drops the indicator bar (original code)
 FRAME_SIZE = 64               # V's input is 64x64x3
@@ -58,21 +62,27 @@ def _grass_polygons():
 
 
 class FastCarRacing(gym_car_racing.CarRacing):
-    """gymnasium's CarRacing with vectorised road geometry and a cached font (same pixels)."""
+    """gymnasium's CarRacing with the same pixels, faster. With `numba` (the default on the verified
+    pygame-ce) the state frame is drawn by minwm.carracing_render; otherwise by pygame, with
+    vectorised road geometry and a cached font."""
 
     GRASS = _grass_polygons()  # (400, 4, 2)
 
-    def __init__(self, **kwargs):
+    def __init__(self, numba=None, **kwargs):
         super().__init__(**kwargs)
+        self.numba = pygame_verified() if numba is None else numba
         self._polys_of = None   # the road_poly list self._vertices was built from
-        self._vertices = None   # (P, 4, 2) float64: grass patches then road_poly, stock order
+        self._vertices = None   # (P, 4, 2) float64: background, grass patches, road_poly; stock order
+        self._colours = None    # (P, 3) float64: their colours; tiles' own colours are views into it
         self._font = None
         self._text = (None, None)  # (string, rendered surface)
+        self._texts = {}           # string -> (T, 4) int64 runs of the rendered text
         self._canvas = None        # one WINDOW_W x WINDOW_H surface, cleared every frame
+        self._frame = carracing_render.Frame() if self.numba else None
 
     def _render(self, mode):
-        """The stock `_render` for "state_pixels", with the font, the score text and the drawing
-        surface kept between frames (`_render_road` clears the surface)."""
+        """The stock `_render` for "state_pixels", drawn by Numba, or with the font, the score text
+        and the drawing surface kept between frames (`_render_road` clears the surface)."""
         if mode != "state_pixels":
             return super()._render(mode)
         W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
@@ -81,9 +91,6 @@ class FastCarRacing(gym_car_racing.CarRacing):
             self._font = pygame.font.Font(pygame.font.get_default_font(), 42)
         if "t" not in self.__dict__:
             return  # reset() not called yet
-        if self._canvas is None:
-            self._canvas = pygame.Surface((W, H))
-        self.surf = self._canvas
         angle = -self.car.hull.angle
         zoom = (0.1 * gym_car_racing.SCALE * max(1 - self.t, 0)
                 + gym_car_racing.ZOOM * gym_car_racing.SCALE * min(self.t, 1))  # zoom-in, 1st second
@@ -91,7 +98,11 @@ class FastCarRacing(gym_car_racing.CarRacing):
         scroll_y = -(self.car.hull.position[1]) * zoom
         trans = pygame.math.Vector2((scroll_x, scroll_y)).rotate_rad(angle)
         trans = (W / 2 + trans[0], H / 4 + trans[1])
-
+        if self.numba:
+            return self._render_numba(zoom, trans, angle)
+        if self._canvas is None:
+            self._canvas = pygame.Surface((W, H))
+        self.surf = self._canvas
         self._render_road(zoom, trans, angle)
         self.car.draw(self.surf, zoom, trans, angle, False)  # no particles in state_pixels
         self.surf = pygame.transform.flip(self.surf, False, True)
@@ -105,6 +116,68 @@ class FastCarRacing(gym_car_racing.CarRacing):
         text_rect.center = (60, H - H * 2.5 / 40.0)
         self.surf.blit(text, text_rect)
         return self._create_image_array(self.surf, (gym_car_racing.STATE_W, gym_car_racing.STATE_H))
+
+    def _render_numba(self, zoom, trans, angle):
+        """The same frame from carracing_render: the polygons the stock code would draw, with the
+        vertices and colours it would pass to pygame (floats truncated to int, gfxdraw's to Sint16).
+        The rows under the indicator bar's black box (the bottom 5 / 40 of the screen after the
+        flip, the top 100 rows before) are not drawn: the box covers them whole."""
+        W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
+        self._update_track()
+        cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # pygame's own cos and sin
+        px, py = self._vertices[..., 0], self._vertices[..., 1]     # (P, 4) each
+        x = (cos * px - sin * py) * zoom + trans[0]                 # (P, 4) screen coordinates
+        y = (sin * px + cos * py) * zoom + trans[1]
+        m = gym_car_racing.MAX_SHAPE_DIM  # stock culling: any vertex inside the enlarged screen
+        kept = _any4((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m))
+        kept[0] = True                    # the background square is not culled
+        e = 4.0  # a polygon wholly beyond one edge draws nothing (the kernels clip exactly)
+        reaches = _any4(x >= -e) & _any4(x <= W + e) & _any4(y >= -e) & _any4(y <= H + e)
+        drawn = np.flatnonzero(kept & reaches)
+        c = self._colours[drawn].astype(np.int64)                   # (D, 3), int() truncates
+        road = (_sint16(x[drawn]), _sint16(y[drawn]), (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
+        car = _car_polygons(self.car, zoom, trans, cos, sin)
+        bars = _indicator_polygons(self.car, W, H)
+        text = self._text_runs(f"{self.reward:04.0f}", W, H)
+        return self._frame.render(road, car, bars, text, ymin=H - int(H - 5 * H / 40.0))
+
+    def _update_track(self):
+        """After a new track: its polygons and colours as arrays. A tile's colour changes in place
+        when the car first touches it, so each tile's colour becomes a view into self._colours."""
+        if self._polys_of is self.road_poly:
+            return
+        field = np.array([[(1, 1), (1, -1), (-1, -1), (-1, 1)]]) * gym_car_racing.PLAYFIELD
+        road = np.array([poly for poly, colour in self.road_poly], dtype=np.float64)
+        self._vertices = np.concatenate([field, self.GRASS, road.reshape(-1, 4, 2)])  # (P, 4, 2)
+        colours = [self.bg_color] + [self.grass_color] * len(self.GRASS)
+        self._colours = np.array(colours + [c for poly, c in self.road_poly], np.float64)
+        tiles = {id(t.color): t for t in self.road}
+        for i, (poly, colour) in enumerate(self.road_poly):
+            if id(colour) in tiles:
+                tiles[id(colour)].color = self._colours[len(colours) + i]
+        self.road_poly = [(poly, self._colours[len(colours) + i])
+                          for i, (poly, colour) in enumerate(self.road_poly)]
+        self._polys_of = self.road_poly
+
+    def _text_runs(self, string, W, H):
+        """The score as the stock code blits it, as (T, 4) runs (row, x0, x1, colour), cached."""
+        if string not in self._texts:
+            text = self._font.render(string, True, (255, 255, 255), (0, 0, 0))
+            rect = text.get_rect()
+            rect.center = (60, H - H * 2.5 / 40.0)
+            canvas = pygame.Surface(text.get_size())
+            canvas.blit(text, (0, 0))  # opaque: the pixels it leaves on any surface
+            rgb = pygame.surfarray.array3d(canvas).transpose(1, 0, 2).astype(np.int64)  # (h, w, 3)
+            packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+            runs = []
+            for r, row in enumerate(packed):
+                starts = np.concatenate([[0], np.flatnonzero(np.diff(row)) + 1])
+                ends = np.concatenate([starts[1:], [len(row)]]) - 1
+                for a, b in zip(starts + rect.left, ends + rect.left):
+                    if 0 <= rect.top + r < H and b >= 0 and a < W:
+                        runs.append((rect.top + r, max(a, 0), min(b, W - 1), row[a - rect.left]))
+            self._texts[string] = np.array(runs, np.int64).reshape(-1, 4)
+        return self._texts[string]
 
     def _render_road(self, zoom, translation, angle):
         """Draw background, grass and road as the stock method does, with NumPy geometry.
@@ -151,6 +224,71 @@ class FastCarRacing(gym_car_racing.CarRacing):
             gfxdraw.filled_polygon(self.surf, poly, color)
 
 
+def _sint16(v):
+    """Float coordinates as gfxdraw passes them to SDL_gfx: int() truncates, then a Sint16."""
+    return ((v.astype(np.int64) + 32768) & 0xFFFF) - 32768
+
+
+def _car_polygons(car, zoom, trans, cos, sin):
+    """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the hull,
+    and a wheel's white stripe where it shows. -> vx, vy (Q, 8) int64, sizes (Q,), colours (Q,)."""
+    from gymnasium.envs.box2d.car_dynamics import WHEEL_R, WHEEL_W, SIZE, WHEEL_WHITE
+    paths, colours = [], []
+    for obj in car.drawlist:
+        for f in obj.fixtures:
+            t = f.body.transform
+            paths.append([tuple(t * v) for v in f.shape.vertices])
+            colours.append([int(c * 255) for c in obj.color])
+            if "phase" not in obj.__dict__:
+                continue
+            a1, a2 = obj.phase, obj.phase + 1.2
+            s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
+            if s1 > 0 and s2 > 0:
+                continue
+            c1 = np.sign(c1) if s1 > 0 else c1
+            c2 = np.sign(c2) if s2 > 0 else c2
+            white = [(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
+                     (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)]
+            paths.append([tuple(t * v) for v in white])
+            colours.append(WHEEL_WHITE)
+    points = np.zeros((len(paths), 8, 2))                          # (Q, 8, 2) world, padded
+    for i, path in enumerate(paths):
+        points[i, :len(path)] = path
+    x = (cos * points[..., 0] - sin * points[..., 1]) * zoom + trans[0]
+    y = (sin * points[..., 0] + cos * points[..., 1]) * zoom + trans[1]
+    c = np.array(colours, np.int64)
+    return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in paths]),
+            (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
+
+
+def _indicator_polygons(car, W, H):
+    """_render_indicators' polygons (after the flip): the black box, then each bar whose value is
+    above 1e-4. -> vx, vy (B, 4) int64, colours (B,)."""
+    s, h = W / 40.0, H / 40.0
+
+    def vertical(place, val):
+        return [(place * s, H - (h + h * val)), ((place + 1) * s, H - (h + h * val)),
+                ((place + 1) * s, H - h), ((place + 0) * s, H - h)]
+
+    def horizontal(place, val):
+        return [((place + 0) * s, H - 4 * h), ((place + val) * s, H - 4 * h),
+                ((place + val) * s, H - 2 * h), ((place + 0) * s, H - 2 * h)]
+
+    speed = np.sqrt(np.square(car.hull.linearVelocity[0]) + np.square(car.hull.linearVelocity[1]))
+    w = car.wheels
+    bars = [(1.0, [(W, H), (W, H - 5 * h), (0, H - 5 * h), (0, H)], 0x000000),
+            (speed, vertical(5, 0.02 * speed), 0xFFFFFF),
+            (w[0].omega, vertical(7, 0.01 * w[0].omega), 0x0000FF),
+            (w[1].omega, vertical(8, 0.01 * w[1].omega), 0x0000FF),
+            (w[2].omega, vertical(9, 0.01 * w[2].omega), 0x3300FF),
+            (w[3].omega, vertical(10, 0.01 * w[3].omega), 0x3300FF),
+            (w[0].joint.angle, horizontal(20, -10.0 * w[0].joint.angle), 0x00FF00),
+            (car.hull.angularVelocity, horizontal(30, -0.8 * car.hull.angularVelocity), 0xFF0000)]
+    bars = [(poly, colour) for value, poly, colour in bars if abs(value) > 1e-4]
+    points = np.array([poly for poly, colour in bars], np.float64).astype(np.int64)  # (B, 4, 2)
+    return points[..., 0], points[..., 1], np.array([colour for poly, colour in bars], np.int64)
+
+
 def _any4(mask):
     """(P, 4) bool -> (P,) bool: any of each polygon's 4 vertices. Reads the 4 bytes of a row as
     one uint32, 10x faster than mask.any(axis=1) on this short axis."""
@@ -169,13 +307,24 @@ def _screen_inside_square(b, zoom, translation, cos, sin, W, H, margin):
     return True
 
 
+def pygame_verified():
+    """True on the pygame-ce version and smoothscale backend carracing_render was checked on."""
+    return (pygame.version.ver, pygame.transform.get_smoothscale_backend()) == VERIFIED_PYGAME
+
+
 def make_gym_carracing(fast=True):
     """The raw gymnasium env (96x96 observations, no time limit): FastCarRacing or the stock one.
 
-    Falls back to the stock env, with a warning, when the installed gymnasium is not the version
-    FastCarRacing was verified on.
+    Falls back, with a warning, to the stock env when the installed gymnasium is not the version
+    FastCarRacing was verified on, and to FastCarRacing's pygame drawing (exact, 3x slower) when
+    pygame-ce or its smoothscale backend is not the one the Numba drawing was verified on.
     """
     if fast and gymnasium.__version__ == VERIFIED_GYMNASIUM:
+        if not pygame_verified():
+            warnings.warn(f"minwm: the Numba CarRacing frames were verified on pygame-ce "
+                          f"{VERIFIED_PYGAME[0]} with the {VERIFIED_PYGAME[1]} smoothscale, found "
+                          f"{pygame.version.ver} with {pygame.transform.get_smoothscale_backend()}; "
+                          f"drawing with pygame instead (slower).")
         return FastCarRacing(continuous=True)
     if fast:
         warnings.warn(f"minwm: FastCarRacing was verified on gymnasium {VERIFIED_GYMNASIUM}, found "

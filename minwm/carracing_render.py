@@ -298,11 +298,12 @@ def _cell(acc, p, cnt, recip):
 
 
 @njit(cache=True)
-def shrink_x(xs, col, n, edge, cnt, recip, out):
+def shrink_x(xs, col, n, edge, cnt, recip, out, flip):
     """filter_shrink_X_SSE2 on every row, from its runs: cell j sums whole pixels (a run adds its
     colour times its overlap) plus the two split pixels' 16-bit-truncated shares.
-    out: (H, S, 3) uint8, rows in surface order."""
+    out: (H, S, 3) uint8; row y goes to out[H - 1 - y] if flip (pygame.transform.flip)."""
     for y in range(H):
+        o = out[H - 1 - y] if flip else out[y]
         X, C, k = xs[y], col[y], n[y]
         r, base = 0, np.zeros(3, np.int64)  # base: channel sums of the pixels before run r
         prev = np.zeros(3, np.int64)        # channel sums up to and including the last split pixel
@@ -316,7 +317,7 @@ def shrink_x(xs, col, n, edge, cnt, recip, out):
             for ch in range(3):
                 p = (C[r] >> (16 - 8 * ch)) & 255
                 upto = base[ch] + p * (x - X[r])  # sum of pixels edge[j - 1] + 1 .. x - 1
-                out[y, j, ch] = _cell(rest[ch] + upto - prev[ch], p, cnt[j], recip)
+                o[j, ch] = _cell(rest[ch] + upto - prev[ch], p, cnt[j], recip)
                 rest[ch] = ((p << 2) * (0x4000 - cnt[j])) >> 16
                 prev[ch] = upto + p
 
@@ -337,3 +338,45 @@ def shrink_y(tmp, edge, cnt, recip, obs):
                 obs[i, j, ch] = _cell(a, p, cnt[i], recip)
                 acc[j, ch] = ((p << 2) * (0x4000 - cnt[i])) >> 16
         start = e + 1
+
+
+class Frame:
+    """The buffers and shrink tables of one env's frames (allocated once)."""
+
+    def __init__(self):
+        self.xs, self.col, self.n = new_runs()
+        self.lo, self.hi = np.ones(H, np.int64), np.zeros(H, np.int64)  # empty skip spans
+        self.ints = np.zeros(16, np.int64)
+        self.x_table, self.y_table = shrink_table(W, S), shrink_table(H, S)
+        self.tmp = np.zeros((H, S, 3), np.uint8)
+
+    def render(self, road, car, bars, text, ymin):
+        """The state frame: road then car on the surface, bars and text after the flip.
+
+        road: (vx, vy (P, 4) int64, colours (P,) int64), drawn with gfxdraw (outline, then fill);
+        car: (vx, vy (Q, 8), sizes (Q,), colours (Q,)) and bars: (vx, vy (B, 4), colours (B,)) with
+        draw.polygon, bars in flipped rows; text: (T, 4) int64 runs (row, x0, x1, colour) in
+        flipped rows; rows < ymin of the surface are hidden by the bar's black box and not drawn.
+        -> (S, S, 3) uint8, what smoothscale to 96x96 and surfarray give."""
+        obs = np.empty((S, S, 3), np.uint8)
+        _render(self.xs, self.col, self.n, *road, *car, *bars, text, ymin, self.lo, self.hi,
+                self.ints, *self.x_table, self.tmp)
+        shrink_y(self.tmp, *self.y_table, obs)
+        return obs
+
+
+@njit(cache=True)
+def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, lo, hi, ints, edge,
+            cnt, recip, tmp):
+    n[:] = 1
+    xs[:, 0] = 0
+    col[:, 0] = 0  # a new surface is black
+    for p in range(len(rc)):
+        gfx_polygon(xs, col, n, rx[p], ry[p], rc[p], ymin, lo, hi, ints)
+    for q in range(len(cc)):
+        fill_polygon(xs, col, n, cx[q, :ck[q]], cy[q, :ck[q]], cc[q], ymin, False, ints)
+    for b in range(len(bc)):
+        fill_polygon(xs, col, n, bx[b], by[b], bc[b], 0, True, ints)
+    for t in range(len(text)):  # blit: the text surface is opaque
+        paint(xs, col, n, H - 1 - text[t, 0], text[t, 1], text[t, 2], text[t, 3])
+    shrink_x(xs, col, n, edge, cnt, recip, tmp, True)
