@@ -169,14 +169,15 @@ class FastCarRacing(gym_car_racing.CarRacing):
             canvas.blit(text, (0, 0))  # opaque: the pixels it leaves on any surface
             rgb = pygame.surfarray.array3d(canvas).transpose(1, 0, 2).astype(np.int64)  # (h, w, 3)
             packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-            runs = []
-            for r, row in enumerate(packed):
-                starts = np.concatenate([[0], np.flatnonzero(np.diff(row)) + 1])
-                ends = np.concatenate([starts[1:], [len(row)]]) - 1
-                for a, b in zip(starts + rect.left, ends + rect.left):
-                    if 0 <= rect.top + r < H and b >= 0 and a < W:
-                        runs.append((rect.top + r, max(a, 0), min(b, W - 1), row[a - rect.left]))
-            self._texts[string] = np.array(runs, np.int64).reshape(-1, 4)
+            new = np.ones(packed.shape, bool)
+            new[:, 1:] = packed[:, 1:] != packed[:, :-1]
+            row, x0 = np.nonzero(new)                                # run starts, row by row
+            x1 = np.append(x0[1:], 0) - 1
+            x1[np.append(row[1:] != row[:-1], True)] = packed.shape[1] - 1  # a row's last run
+            runs = np.stack([row + rect.top, np.maximum(x0 + rect.left, 0),
+                             np.minimum(x1 + rect.left, W - 1), packed[row, x0]], 1)
+            runs = runs[(runs[:, 0] >= 0) & (runs[:, 0] < H) & (runs[:, 1] <= runs[:, 2])]
+            self._texts[string] = runs
         return self._texts[string]
 
     def _render_road(self, zoom, translation, angle):
@@ -231,33 +232,41 @@ def _sint16(v):
 
 def _car_polygons(car, zoom, trans, cos, sin):
     """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the hull,
-    and a wheel's white stripe where it shows. -> vx, vy (Q, 8) int64, sizes (Q,), colours (Q,)."""
+    and a wheel's white stripe where it shows. Box2D's `transform * v` is float32 arithmetic,
+    (c vx - s vy) + px, which NumPy float32 repeats. -> vx, vy (Q, 8) int64, sizes (Q,),
+    colours (Q,)."""
     from gymnasium.envs.box2d.car_dynamics import WHEEL_R, WHEEL_W, SIZE, WHEEL_WHITE
-    paths, colours = [], []
+    local, frames, colours = [], [], []   # per polygon: body-frame vertices, (c, s, px, py), colour
     for obj in car.drawlist:
+        t = obj.transform
+        frame = (t.q.c, t.q.s, t.position[0], t.position[1])
+        colour = [int(c * 255) for c in obj.color]
         for f in obj.fixtures:
-            t = f.body.transform
-            paths.append([tuple(t * v) for v in f.shape.vertices])
-            colours.append([int(c * 255) for c in obj.color])
-            if "phase" not in obj.__dict__:
-                continue
-            a1, a2 = obj.phase, obj.phase + 1.2
-            s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
-            if s1 > 0 and s2 > 0:
-                continue
-            c1 = np.sign(c1) if s1 > 0 else c1
-            c2 = np.sign(c2) if s2 > 0 else c2
-            white = [(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
-                     (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)]
-            paths.append([tuple(t * v) for v in white])
-            colours.append(WHEEL_WHITE)
-    points = np.zeros((len(paths), 8, 2))                          # (Q, 8, 2) world, padded
-    for i, path in enumerate(paths):
-        points[i, :len(path)] = path
-    x = (cos * points[..., 0] - sin * points[..., 1]) * zoom + trans[0]
-    y = (sin * points[..., 0] + cos * points[..., 1]) * zoom + trans[1]
+            local.append(f.shape.vertices)
+            frames.append(frame)
+            colours.append(colour)
+        if "phase" not in obj.__dict__:
+            continue
+        a1, a2 = obj.phase, obj.phase + 1.2
+        s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
+        if s1 > 0 and s2 > 0:
+            continue
+        c1 = np.sign(c1) if s1 > 0 else c1
+        c2 = np.sign(c2) if s2 > 0 else c2
+        local.append([(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
+                      (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)])
+        frames.append(frame)
+        colours.append(WHEEL_WHITE)
+    v = np.zeros((len(local), 8, 2), np.float32)                  # (Q, 8, 2) body frame, padded
+    for i, path in enumerate(local):
+        v[i, :len(path)] = path
+    c, s, px, py = np.array(frames, np.float32).T[:, :, None]     # (Q, 1) each
+    wx = ((c * v[..., 0] - s * v[..., 1]) + px).astype(np.float64)  # (Q, 8) world
+    wy = ((s * v[..., 0] + c * v[..., 1]) + py).astype(np.float64)
+    x = (cos * wx - sin * wy) * zoom + trans[0]
+    y = (sin * wx + cos * wy) * zoom + trans[1]
     c = np.array(colours, np.int64)
-    return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in paths]),
+    return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in local]),
             (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
 
 

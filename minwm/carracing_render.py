@@ -37,18 +37,14 @@ def paint(xs, col, n, y, xa, xb, c):
     X, C, k = xs[y], col[y], n[y]
     i, j = _find(X, k, xa), _find(X, k, xb)
     end_j = X[j + 1] - 1 if j + 1 < k else W - 1
-    ps, pc, m = np.empty(3, np.int32), np.empty(3, np.int64), 0  # the runs that replace i..j
-    if X[i] < xa:
-        ps[m], pc[m], m = X[i], C[i], m + 1
-    before = pc[m - 1] if m > 0 else (C[i - 1] if i > 0 else -1)
-    if before != c:
-        ps[m], pc[m], m = xa, c, m + 1
-    after = j + 1  # first run kept after the new ones
-    if xb < end_j:
-        if C[j] != c:
-            ps[m], pc[m], m = xb + 1, C[j], m + 1
-    elif after < k and C[after] == c:
-        after += 1
+    left = X[i] < xa                           # run i keeps its columns before xa
+    new_c = (C[i] if left else (C[i - 1] if i > 0 else -1)) != c  # else c extends that run
+    cj = C[j]
+    right = xb < end_j and cj != c             # run j keeps its columns after xb, as a new run
+    after = j + 1                              # first run kept after the new ones
+    if xb == end_j and after < k and C[after] == c:
+        after += 1                             # ... which c extends
+    m = left + new_c + right
     shift = i + m - after
     if shift > 0:
         for t in range(k - 1, after - 1, -1):
@@ -56,8 +52,10 @@ def paint(xs, col, n, y, xa, xb, c):
     elif shift < 0:
         for t in range(after, k):
             X[t + shift], C[t + shift] = X[t], C[t]
-    for t in range(m):
-        X[i + t], C[i + t] = ps[t], pc[t]
+    if right:
+        X[i + m - 1], C[i + m - 1] = xb + 1, cj
+    if new_c:
+        X[i + left], C[i + left] = xa, c
     n[y] = k + shift
 
 
@@ -227,11 +225,22 @@ def _fill_row(vx, vy, y, maxy, ints):
         if (y1 <= y < y2) or (y == maxy and y1 < y <= y2):
             ints[k] = ((65536 * (y - y1)) // (y2 - y1)) * (x2 - x1) + 65536 * x1
             k += 1
-    ints[:k].sort()
+    _sort(ints, k)
     if k < 2:
         return 1, 0, k
     a, b = ints[0] + 1, ints[1] - 1
     return (a >> 16) + ((a & 32768) >> 15), (b >> 16) + ((b & 32768) >> 15), k
+
+
+@njit(cache=True)
+def _sort(a, k):
+    """Insertion sort of a[:k] (C's qsort of a few ints)."""
+    for i in range(1, k):
+        v, j = a[i], i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
 
 
 @njit(cache=True)
@@ -245,7 +254,7 @@ def fill_polygon(xs, col, n, vx, vy, c, ymin, flip, ints):
     if miny == maxy:
         _flip_hline(xs, col, n, vx.min(), vx.max(), miny, c, ymin, flip)
         return
-    for y in range(miny, maxy + 1):
+    for y in range(max(miny, 0), min(maxy, H - 1) + 1):  # other rows are clipped away
         k = 0
         for i in range(N):
             p = N - 1 if i == 0 else i - 1
@@ -258,7 +267,7 @@ def fill_polygon(xs, col, n, vx, vy, c, ymin, flip, ints):
                 cut = np.float32((y - y1) * (x2 - x1)) / np.float32(y2 - y1)
                 ints[k] = (np.floor(cut) if k % 2 == 0 else np.ceil(cut)) + x1
                 k += 1
-        ints[:k].sort()
+        _sort(ints, k)
         for t in range(0, k, 2):
             _flip_hline(xs, col, n, ints[t], ints[t + 1], y, c, ymin, flip)
     for i in range(N):
@@ -298,46 +307,88 @@ def _cell(acc, p, cnt, recip):
 
 
 @njit(cache=True)
-def shrink_x(xs, col, n, edge, cnt, recip, out, flip):
-    """filter_shrink_X_SSE2 on every row, from its runs: cell j sums whole pixels (a run adds its
-    colour times its overlap) plus the two split pixels' 16-bit-truncated shares.
-    out: (H, S, 3) uint8; row y goes to out[H - 1 - y] if flip (pygame.transform.flip)."""
+def _uniform_row(c, edge, cnt, recip, row):
+    """row (S, 3) = shrink_x of a row all of colour c."""
+    for j in range(S):
+        inner = edge[j] - edge[j - 1] - 1 if j > 0 else edge[0]  # whole pixels before the split
+        for ch in range(3):
+            p = (c >> (16 - 8 * ch)) & 255
+            rest = ((p << 2) * (0x4000 - cnt[j - 1])) >> 16 if j > 0 else 0
+            row[j, ch] = _cell(rest + p * inner, p, cnt[j], recip)
+
+
+@njit(cache=True)
+def shrink_x(xs, col, n, edge, cnt, recip, out, flip, rows, keys):
+    """filter_shrink_X_SSE2 on every row, from its runs: cell j (pixels edge[j - 1] .. edge[j])
+    sums whole pixels (a run adds its colour times its overlap) plus the two split pixels'
+    16-bit-truncated shares. Cells inside one run are copied from that colour's whole-row result,
+    cached in rows (K, S * 3) uint8 under keys (K,) (-1: free), kept from frame to frame.
+    out: (H, S * 3) uint8; row y goes to out[H - 1 - y] if flip (pygame.transform.flip)."""
     for y in range(H):
         o = out[H - 1 - y] if flip else out[y]
         X, C, k = xs[y], col[y], n[y]
-        r, base = 0, np.zeros(3, np.int64)  # base: channel sums of the pixels before run r
-        prev = np.zeros(3, np.int64)        # channel sums up to and including the last split pixel
-        rest = np.zeros(3, np.int64)        # the last split pixel's share carried into this cell
-        for j in range(S):
-            x = edge[j]
-            while r + 1 < k and X[r + 1] <= x:
-                for ch in range(3):
-                    base[ch] += ((C[r] >> (16 - 8 * ch)) & 255) * (X[r + 1] - X[r])
+        r, j = 0, 0
+        while j < S:
+            first = edge[j - 1] if j > 0 else 0  # the first pixel cell j reads
+            while r + 1 < k and X[r + 1] <= first:
                 r += 1
-            for ch in range(3):
-                p = (C[r] >> (16 - 8 * ch)) & 255
-                upto = base[ch] + p * (x - X[r])  # sum of pixels edge[j - 1] + 1 .. x - 1
-                o[j, ch] = _cell(rest[ch] + upto - prev[ch], p, cnt[j], recip)
-                rest[ch] = ((p << 2) * (0x4000 - cnt[j])) >> 16
-                prev[ch] = upto + p
+            end = X[r + 1] if r + 1 < k else W   # run r is first .. end - 1
+            if end > edge[j]:                    # cells j .. inside run r: copy
+                slot, j0 = _row_of(C[r], edge, cnt, recip, rows, keys), j
+                while j < S and edge[j] < end:
+                    j += 1
+                for t in range(3 * j0, 3 * j):
+                    o[t] = rows[slot, t]
+                continue
+            t, x, s0, s1, s2 = r, (first + 1 if j > 0 else 0), 0, 0, 0
+            while True:  # the whole pixels x .. edge[j] - 1, run by run
+                stop = X[t + 1] if t + 1 < k else W
+                w = min(stop, edge[j]) - x
+                if w > 0:
+                    s0, s1, s2 = s0 + (C[t] >> 16) * w, s1 + ((C[t] >> 8) & 255) * w, s2 + (C[t] & 255) * w
+                if stop > edge[j]:
+                    break
+                x, t = stop, t + 1
+            q, e = C[r] if j > 0 else 0, C[t]  # the split pixels edge[j - 1] and edge[j]
+            for ch, inner in ((0, s0), (1, s1), (2, s2)):
+                sh = 16 - 8 * ch
+                rest = ((((q >> sh) & 255) << 2) * (0x4000 - cnt[j - 1])) >> 16 if j > 0 else 0
+                o[3 * j + ch] = _cell(rest + inner, (e >> sh) & 255, cnt[j], recip)
+            j += 1
+
+
+@njit(cache=True)
+def _row_of(c, edge, cnt, recip, rows, keys):
+    """The slot of colour c's whole-row result in rows, computed on first use."""
+    for slot in range(len(keys)):
+        if keys[slot] == c:
+            return slot
+        if keys[slot] == -1:
+            break
+    else:
+        keys[:] = -1  # full: start over
+        slot = 0
+    keys[slot] = c
+    _uniform_row(c, edge, cnt, recip, rows[slot].reshape(S, 3))
+    return slot
 
 
 @njit(cache=True)
 def shrink_y(tmp, edge, cnt, recip, obs):
-    """filter_shrink_Y_SSE2: the same cells down the columns. tmp (H, S, 3) -> obs (S, S, 3)."""
-    acc = np.zeros((S, 3), np.int64)
+    """filter_shrink_Y_SSE2: the same cells down the columns, a whole row at a time.
+    tmp (H, S, 3) uint8 -> obs (S, S, 3) uint8."""
+    src, dst = tmp.reshape(H, S * 3), obs.reshape(S, S * 3)
+    acc = np.zeros(S * 3, np.int64)
     start = 0
     for i in range(S):
-        e = edge[i]
-        for j in range(S):
-            for ch in range(3):
-                a = acc[j, ch]
-                for y in range(start, e):
-                    a += tmp[y, j, ch]
-                p = np.int64(tmp[e, j, ch])
-                obs[i, j, ch] = _cell(a, p, cnt[i], recip)
-                acc[j, ch] = ((p << 2) * (0x4000 - cnt[i])) >> 16
-        start = e + 1
+        for y in range(start, edge[i]):
+            for t in range(S * 3):
+                acc[t] += src[y, t]
+        p = src[edge[i]]
+        for t in range(S * 3):
+            dst[i, t] = _cell(acc[t], np.int64(p[t]), cnt[i], recip)
+            acc[t] = ((np.int64(p[t]) << 2) * (0x4000 - cnt[i])) >> 16
+        start = edge[i] + 1
 
 
 class Frame:
@@ -349,6 +400,7 @@ class Frame:
         self.ints = np.zeros(16, np.int64)
         self.x_table, self.y_table = shrink_table(W, S), shrink_table(H, S)
         self.tmp = np.zeros((H, S, 3), np.uint8)
+        self.rows, self.keys = np.zeros((64, S * 3), np.uint8), np.full(64, -1, np.int64)
 
     def render(self, road, car, bars, text, ymin):
         """The state frame: road then car on the surface, bars and text after the flip.
@@ -360,14 +412,14 @@ class Frame:
         -> (S, S, 3) uint8, what smoothscale to 96x96 and surfarray give."""
         obs = np.empty((S, S, 3), np.uint8)
         _render(self.xs, self.col, self.n, *road, *car, *bars, text, ymin, self.lo, self.hi,
-                self.ints, *self.x_table, self.tmp)
+                self.ints, *self.x_table, self.tmp, self.rows, self.keys)
         shrink_y(self.tmp, *self.y_table, obs)
         return obs
 
 
 @njit(cache=True)
 def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, lo, hi, ints, edge,
-            cnt, recip, tmp):
+            cnt, recip, tmp, rows, keys):
     n[:] = 1
     xs[:, 0] = 0
     col[:, 0] = 0  # a new surface is black
@@ -379,4 +431,4 @@ def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, lo, 
         fill_polygon(xs, col, n, bx[b], by[b], bc[b], 0, True, ints)
     for t in range(len(text)):  # blit: the text surface is opaque
         paint(xs, col, n, H - 1 - text[t, 0], text[t, 1], text[t, 2], text[t, 3])
-    shrink_x(xs, col, n, edge, cnt, recip, tmp, True)
+    shrink_x(xs, col, n, edge, cnt, recip, tmp.reshape(H, S * 3), True, rows, keys)
