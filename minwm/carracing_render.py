@@ -18,7 +18,7 @@ def new_runs():
     return np.zeros((H, W + 1), np.int32), np.zeros((H, W + 1), np.int64), np.ones(H, np.int32)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _find(xs, k, x):
     """Index of the run holding column x: the last i < k with xs[i] <= x (xs[0] == 0)."""
     lo, hi = 0, k - 1
@@ -31,11 +31,16 @@ def _find(xs, k, x):
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def paint(xs, col, n, y, xa, xb, c):
     """Set columns xa..xb (0 <= xa <= xb < W) of row y to colour c, merging equal neighbours."""
-    X, C, k = xs[y], col[y], n[y]
-    i, j = _find(X, k, xa), _find(X, k, xb)
+    _splice(xs[y], col[y], n, y, _find(xs[y], n[y], xa), _find(xs[y], n[y], xb), xa, xb, c)
+
+
+@njit(cache=True, inline='always')
+def _splice(X, C, n, y, i, j, xa, xb, c):
+    """paint, given the runs i and j that hold columns xa and xb."""
+    k = n[y]
     end_j = X[j + 1] - 1 if j + 1 < k else W - 1
     left = X[i] < xa                           # run i keeps its columns before xa
     new_c = (C[i] if left else (C[i - 1] if i > 0 else -1)) != c  # else c extends that run
@@ -59,24 +64,26 @@ def paint(xs, col, n, y, xa, xb, c):
     n[y] = k + shift
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def put_pixel(xs, col, n, x, y, c, alpha, ymin):
     """SDL_gfx _putPixelAlpha on a 32-bit surface (DEFAULT_ALPHA_PIXEL_ROUTINE): alpha 255 stores c,
     otherwise each channel d becomes d + ((c - d) * alpha >> 8); its unsigned wrap-around equals
     this floor. Pixels off the surface (or above row ymin, hidden later) are dropped."""
     if x < 0 or x >= W or y < ymin or y >= H:
         return
+    i = _find(xs[y], n[y], x)
+    d = col[y, i]
     if alpha != 255:
-        d = col[y, _find(xs[y], n[y], x)]
         e = 0
         for shift in (16, 8, 0):
             dc, cc = (d >> shift) & 255, (c >> shift) & 255
             e |= (dc + (((cc - dc) * alpha) >> 8)) << shift
         c = e
-    paint(xs, col, n, y, x, x, c)
+    if c != d:
+        _splice(xs[y], col[y], n, y, i, i, x, x, c)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def hline(xs, col, n, x1, x2, y, c, ymin):
     """SDL_gfx hlineColor (opaque), pygame's drawhorzlineclipbounding: x1..x2 in either order."""
     if x1 > x2:
@@ -86,7 +93,7 @@ def hline(xs, col, n, x1, x2, y, c, ymin):
     paint(xs, col, n, y, max(x1, 0), min(x2, W - 1), c)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _clip_code(x, y):
     return (1 if x < 0 else (2 if x > W - 1 else 0)) | (8 if y < 0 else (4 if y > H - 1 else 0))
 
@@ -121,10 +128,10 @@ def clip_line(x1, y1, x2, y2):
 
 
 @njit(cache=True)
-def aaline(xs, col, n, x1, y1, x2, y2, c, ymin, lo, hi):
+def aaline(xs, col, n, x1, y1, x2, y2, c, ymin, spans):
     """SDL_gfx _aalineColor with draw_endpoint = 0 (as aapolygonColor calls it): Wu's line with a
-    32-bit error accumulator, 8-bit weights, pixel alpha (255 * weight) >> 8. A pixel with
-    lo[y] <= x <= hi[y] is skipped: the polygon's fill, drawn next, covers it anyway."""
+    32-bit error accumulator, 8-bit weights, pixel alpha (255 * weight) >> 8. A pixel inside
+    its row's one span in spans (see gfx_polygon) is skipped: the fill, drawn next, covers it."""
     draw, x1, y1, x2, y2 = clip_line(x1, y1, x2, y2)
     if not draw:
         return
@@ -158,8 +165,8 @@ def aaline(xs, col, n, x1, y1, x2, y2, c, ymin, lo, hi):
                 x0pxdir += xdir
             yy0 += 1
             wgt = erracc >> 24
-            _aa_pixel(xs, col, n, xx0, yy0, c, 255 - wgt, ymin, lo, hi)
-            _aa_pixel(xs, col, n, x0pxdir, yy0, c, wgt, ymin, lo, hi)
+            _aa_pixel(xs, col, n, xx0, yy0, c, 255 - wgt, ymin, spans)
+            _aa_pixel(xs, col, n, x0pxdir, yy0, c, wgt, ymin, spans)
     else:  # x-major
         erradj = ((dy << 16) // dx) << 16
         y0p1 = yy0 + 1
@@ -171,47 +178,50 @@ def aaline(xs, col, n, x1, y1, x2, y2, c, ymin, lo, hi):
                 y0p1 += 1
             xx0 += xdir
             wgt = erracc >> 24
-            _aa_pixel(xs, col, n, xx0, yy0, c, 255 - wgt, ymin, lo, hi)
-            _aa_pixel(xs, col, n, xx0, y0p1, c, wgt, ymin, lo, hi)
+            _aa_pixel(xs, col, n, xx0, yy0, c, 255 - wgt, ymin, spans)
+            _aa_pixel(xs, col, n, xx0, y0p1, c, wgt, ymin, spans)
 
 
-@njit(cache=True)
-def _aa_pixel(xs, col, n, x, y, c, weight, ymin, lo, hi):
+@njit(cache=True, inline='always')
+def _aa_pixel(xs, col, n, x, y, c, weight, ymin, spans):
     """SDL_gfx pixelColorWeightNolock, unless the coming fill covers the pixel."""
-    if 0 <= y < H and lo[y] <= x <= hi[y]:
+    if 0 <= y < H and spans[2, y] == 2 and spans[0, y] <= x <= spans[1, y]:
         return
     put_pixel(xs, col, n, x, y, c, (255 * weight) >> 8, ymin)
 
 
 @njit(cache=True)
-def gfx_polygon(xs, col, n, vx, vy, c, ymin, lo, hi, ints):
+def gfx_polygon(xs, col, n, vx, vy, c, ymin, spans, ints):
     """pygame.gfxdraw.aapolygon then filled_polygon, as gymnasium draws every road polygon.
 
     vx, vy: (N,) int vertices, already truncated as gfxdraw does. The fill is SDL_gfx's
     filledPolygonColorMT: per row y, edges with y1 <= y < y2 (or ending at maxy) cut at
     (65536 (y - y1) / (y2 - y1)) (x2 - x1) + 65536 x1, sorted, filled pairwise from the rounded
-    (a + 1) to the rounded (b - 1). It is computed first so the outline can skip what it covers.
-    lo, hi: (H,) scratch, empty (lo > hi) on entry and exit; ints: (N,) scratch."""
+    (a + 1) to the rounded (b - 1). It is computed first, so the outline can skip what it covers.
+    spans (3, H) scratch: a row's first span and its number of cuts, 0 on entry and exit;
+    ints (N,) scratch."""
     N = len(vx)
     miny, maxy = vy.min(), vy.max()
-    for y in range(max(miny, ymin), min(maxy, H - 1) + 1):  # pass 1: one-span rows, for the skip
-        a, b, k = _fill_row(vx, vy, y, maxy, ints)
-        if k == 2 and a <= b:
-            lo[y], hi[y] = max(a, 0), min(b, W - 1)
+    y0, y1 = max(miny, ymin), min(maxy, H - 1)
+    for y in range(y0, y1 + 1):
+        spans[0, y], spans[1, y], spans[2, y] = _fill_row(vx, vy, y, maxy, ints)
     for i in range(N):
         j = (i + 1) % N
-        aaline(xs, col, n, vx[i], vy[i], vx[j], vy[j], c, ymin, lo, hi)
-    for y in range(max(miny, ymin), min(maxy, H - 1) + 1):  # pass 2: the fill
-        a, b, k = _fill_row(vx, vy, y, maxy, ints)
-        lo[y], hi[y] = 1, 0
-        for t in range(0, k, 2):
-            a = ints[t] + 1
-            b = ints[t + 1] - 1
-            hline(xs, col, n, (a >> 16) + ((a & 32768) >> 15), (b >> 16) + ((b & 32768) >> 15), y,
-                  c, ymin)
+        aaline(xs, col, n, vx[i], vy[i], vx[j], vy[j], c, ymin, spans)
+    for y in range(y0, y1 + 1):
+        k = spans[2, y]
+        if k == 2:
+            hline(xs, col, n, spans[0, y], spans[1, y], y, c, ymin)
+        elif k > 2:  # a non-convex row: all its pairs
+            _fill_row(vx, vy, y, maxy, ints)
+            for t in range(0, k, 2):
+                a, b = ints[t] + 1, ints[t + 1] - 1
+                hline(xs, col, n, (a >> 16) + ((a & 32768) >> 15), (b >> 16) + ((b & 32768) >> 15),
+                      y, c, ymin)
+        spans[2, y] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fill_row(vx, vy, y, maxy, ints):
     """One row of filledPolygonColorMT: sorted cuts in ints[:k] -> (first span a, b, k)."""
     N, k = len(vx), 0
@@ -232,7 +242,7 @@ def _fill_row(vx, vy, y, maxy, ints):
     return (a >> 16) + ((a & 32768) >> 15), (b >> 16) + ((b & 32768) >> 15), k
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _sort(a, k):
     """Insertion sort of a[:k] (C's qsort of a few ints)."""
     for i in range(1, k):
@@ -276,7 +286,7 @@ def fill_polygon(xs, col, n, vx, vy, c, ymin, flip, ints):
             _flip_hline(xs, col, n, vx[i], vx[p], vy[i], c, ymin, flip)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _flip_hline(xs, col, n, x1, x2, y, c, ymin, flip):
     if 0 <= y < H:
         hline(xs, col, n, x1, x2, H - 1 - y if flip else y, c, ymin)
@@ -299,7 +309,7 @@ def shrink_table(src, dst):
     return np.array(edge), np.array(cnt), 0x40000000 // space
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _cell(acc, p, cnt, recip):
     """One output value of the SSE2 filters: mulhi(4 p, cnt) + acc, times the reciprocal (mulhi),
     saturated to 255 (packus)."""
@@ -396,7 +406,7 @@ class Frame:
 
     def __init__(self):
         self.xs, self.col, self.n = new_runs()
-        self.lo, self.hi = np.ones(H, np.int64), np.zeros(H, np.int64)  # empty skip spans
+        self.spans = np.zeros((3, H), np.int64)
         self.ints = np.zeros(16, np.int64)
         self.x_table, self.y_table = shrink_table(W, S), shrink_table(H, S)
         self.tmp = np.zeros((H, S, 3), np.uint8)
@@ -411,20 +421,20 @@ class Frame:
         flipped rows; rows < ymin of the surface are hidden by the bar's black box and not drawn.
         -> (S, S, 3) uint8, what smoothscale to 96x96 and surfarray give."""
         obs = np.empty((S, S, 3), np.uint8)
-        _render(self.xs, self.col, self.n, *road, *car, *bars, text, ymin, self.lo, self.hi,
+        _render(self.xs, self.col, self.n, *road, *car, *bars, text, ymin, self.spans,
                 self.ints, *self.x_table, self.tmp, self.rows, self.keys)
         shrink_y(self.tmp, *self.y_table, obs)
         return obs
 
 
 @njit(cache=True)
-def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, lo, hi, ints, edge,
+def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, spans, ints, edge,
             cnt, recip, tmp, rows, keys):
     n[:] = 1
     xs[:, 0] = 0
     col[:, 0] = 0  # a new surface is black
     for p in range(len(rc)):
-        gfx_polygon(xs, col, n, rx[p], ry[p], rc[p], ymin, lo, hi, ints)
+        gfx_polygon(xs, col, n, rx[p], ry[p], rc[p], ymin, spans, ints)
     for q in range(len(cc)):
         fill_polygon(xs, col, n, cx[q, :ck[q]], cy[q, :ck[q]], cc[q], ymin, False, ints)
     for b in range(len(bc)):
