@@ -318,13 +318,15 @@ def _cell(acc, p, cnt, recip):
 
 @njit(cache=True)
 def _uniform_row(c, edge, cnt, recip, row):
-    """row (S, 3) = shrink_x of a row all of colour c."""
+    """row (S,) = shrink_x of a row all of colour c."""
     for j in range(S):
         inner = edge[j] - edge[j - 1] - 1 if j > 0 else edge[0]  # whole pixels before the split
-        for ch in range(3):
-            p = (c >> (16 - 8 * ch)) & 255
+        v = 0
+        for sh in (16, 8, 0):
+            p = (c >> sh) & 255
             rest = ((p << 2) * (0x4000 - cnt[j - 1])) >> 16 if j > 0 else 0
-            row[j, ch] = _cell(rest + p * inner, p, cnt[j], recip)
+            v |= _cell(rest + p * inner, p, cnt[j], recip) << sh
+        row[j] = v
 
 
 @njit(cache=True)
@@ -332,11 +334,16 @@ def shrink_x(xs, col, n, edge, cnt, recip, out, flip, rows, keys):
     """filter_shrink_X_SSE2 on every row, from its runs: cell j (pixels edge[j - 1] .. edge[j])
     sums whole pixels (a run adds its colour times its overlap) plus the two split pixels'
     16-bit-truncated shares. Cells inside one run are copied from that colour's whole-row result,
-    cached in rows (K, S * 3) uint8 under keys (K,) (-1: free), kept from frame to frame.
-    out: (H, S * 3) uint8; row y goes to out[H - 1 - y] if flip (pygame.transform.flip)."""
+    cached in rows (K, S) under keys (K,) (-1: free), kept from frame to frame; a row with the
+    same runs as the one before copies its result.
+    out: (H, S) uint32 0xRRGGBB; row y goes to out[H - 1 - y] if flip (pygame.transform.flip)."""
     for y in range(H):
-        o = out[H - 1 - y] if flip else out[y]
+        yo = H - 1 - y if flip else y
         X, C, k = xs[y], col[y], n[y]
+        if y > 0 and k == n[y - 1] and _same(X, C, xs[y - 1], col[y - 1], k):
+            for j in range(S):
+                out[yo, j] = out[yo + 1 if flip else yo - 1, j]
+            continue
         r, j = 0, 0
         while j < S:
             first = edge[j - 1] if j > 0 else 0  # the first pixel cell j reads
@@ -344,11 +351,10 @@ def shrink_x(xs, col, n, edge, cnt, recip, out, flip, rows, keys):
                 r += 1
             end = X[r + 1] if r + 1 < k else W   # run r is first .. end - 1
             if end > edge[j]:                    # cells j .. inside run r: copy
-                slot, j0 = _row_of(C[r], edge, cnt, recip, rows, keys), j
+                slot = _row_of(C[r], edge, cnt, recip, rows, keys)
                 while j < S and edge[j] < end:
+                    out[yo, j] = rows[slot, j]
                     j += 1
-                for t in range(3 * j0, 3 * j):
-                    o[t] = rows[slot, t]
                 continue
             t, x, s0, s1, s2 = r, (first + 1 if j > 0 else 0), 0, 0, 0
             while True:  # the whole pixels x .. edge[j] - 1, run by run
@@ -359,15 +365,23 @@ def shrink_x(xs, col, n, edge, cnt, recip, out, flip, rows, keys):
                 if stop > edge[j]:
                     break
                 x, t = stop, t + 1
-            q, e = C[r] if j > 0 else 0, C[t]  # the split pixels edge[j - 1] and edge[j]
-            for ch, inner in ((0, s0), (1, s1), (2, s2)):
-                sh = 16 - 8 * ch
+            q, e, v = C[r] if j > 0 else 0, C[t], 0  # the split pixels edge[j - 1] and edge[j]
+            for sh, inner in ((16, s0), (8, s1), (0, s2)):
                 rest = ((((q >> sh) & 255) << 2) * (0x4000 - cnt[j - 1])) >> 16 if j > 0 else 0
-                o[3 * j + ch] = _cell(rest + inner, (e >> sh) & 255, cnt[j], recip)
+                v |= _cell(rest + inner, (e >> sh) & 255, cnt[j], recip) << sh
+            out[yo, j] = v
             j += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
+def _same(X, C, X2, C2, k):
+    for i in range(k):
+        if X[i] != X2[i] or C[i] != C2[i]:
+            return False
+    return True
+
+
+@njit(cache=True, inline='always')
 def _row_of(c, edge, cnt, recip, rows, keys):
     """The slot of colour c's whole-row result in rows, computed on first use."""
     for slot in range(len(keys)):
@@ -379,25 +393,29 @@ def _row_of(c, edge, cnt, recip, rows, keys):
         keys[:] = -1  # full: start over
         slot = 0
     keys[slot] = c
-    _uniform_row(c, edge, cnt, recip, rows[slot].reshape(S, 3))
+    _uniform_row(c, edge, cnt, recip, rows[slot])
     return slot
 
 
 @njit(cache=True)
 def shrink_y(tmp, edge, cnt, recip, obs):
-    """filter_shrink_Y_SSE2: the same cells down the columns, a whole row at a time.
-    tmp (H, S, 3) uint8 -> obs (S, S, 3) uint8."""
-    src, dst = tmp.reshape(H, S * 3), obs.reshape(S, S * 3)
-    acc = np.zeros(S * 3, np.int64)
+    """filter_shrink_Y_SSE2: the same cells down the columns, a whole row at a time; the three
+    channels are summed in 16-bit lanes of one int64. tmp (H, S) uint32 -> obs (S, S, 3) uint8."""
+    acc = np.zeros(S, np.int64)
     start = 0
     for i in range(S):
         for y in range(start, edge[i]):
-            for t in range(S * 3):
-                acc[t] += src[y, t]
-        p = src[edge[i]]
-        for t in range(S * 3):
-            dst[i, t] = _cell(acc[t], np.int64(p[t]), cnt[i], recip)
-            acc[t] = ((np.int64(p[t]) << 2) * (0x4000 - cnt[i])) >> 16
+            for j in range(S):
+                v = np.int64(tmp[y, j])
+                acc[j] += ((v & 0xFF0000) << 16) | ((v & 0xFF00) << 8) | (v & 0xFF)
+        for j in range(S):
+            v = np.int64(tmp[edge[i], j])
+            for ch, sh in ((0, 16), (1, 8), (2, 0)):
+                p = (v >> sh) & 255
+                obs[i, j, ch] = _cell((acc[j] >> (2 * sh)) & 0xFFFF, p, cnt[i], recip)
+            acc[j] = 0
+            for sh in (16, 8, 0):
+                acc[j] |= (((((v >> sh) & 255) << 2) * (0x4000 - cnt[i])) >> 16) << (2 * sh)
         start = edge[i] + 1
 
 
@@ -409,8 +427,8 @@ class Frame:
         self.spans = np.zeros((3, H), np.int64)
         self.ints = np.zeros(16, np.int64)
         self.x_table, self.y_table = shrink_table(W, S), shrink_table(H, S)
-        self.tmp = np.zeros((H, S, 3), np.uint8)
-        self.rows, self.keys = np.zeros((64, S * 3), np.uint8), np.full(64, -1, np.int64)
+        self.tmp = np.zeros((H, S), np.uint32)
+        self.rows, self.keys = np.zeros((64, S), np.uint32), np.full(64, -1, np.int64)
 
     def render(self, road, car, bars, text, ymin):
         """The state frame: road then car on the surface, bars and text after the flip.
@@ -441,4 +459,4 @@ def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, span
         fill_polygon(xs, col, n, bx[b], by[b], bc[b], 0, True, ints)
     for t in range(len(text)):  # blit: the text surface is opaque
         paint(xs, col, n, H - 1 - text[t, 0], text[t, 1], text[t, 2], text[t, 3])
-    shrink_x(xs, col, n, edge, cnt, recip, tmp.reshape(H, S * 3), True, rows, keys)
+    shrink_x(xs, col, n, edge, cnt, recip, tmp, True, rows, keys)
