@@ -79,6 +79,7 @@ class FastCarRacing(gym_car_racing.CarRacing):
         self._texts = {}           # string -> (T, 4) int64 runs of the rendered text
         self._canvas = None        # one WINDOW_W x WINDOW_H surface, cleared every frame
         self._frame = carracing_render.Frame() if self.numba else None
+        self._car_of = self._car_shapes = None  # the car whose fixtures _car_shapes holds
 
     def _render(self, mode):
         """The stock `_render` for "state_pixels", drawn by Numba, or with the font, the score text
@@ -125,21 +126,69 @@ class FastCarRacing(gym_car_racing.CarRacing):
         W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
         self._update_track()
         cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # pygame's own cos and sin
-        px, py = self._vertices[..., 0], self._vertices[..., 1]     # (P, 4) each
-        x = (cos * px - sin * py) * zoom + trans[0]                 # (P, 4) screen coordinates
+        # Only polygons near the screen can touch it: the world point under the screen's centre,
+        # screen = R(world) zoom + trans, world = R^T (screen - trans) / zoom, and a circle round
+        # the screen (1 world unit to spare) against each polygon's circle.
+        dx, dy = (W / 2 - trans[0]) / zoom, (H / 2 - trans[1]) / zoom
+        reach = (math.hypot(W / 2 + 4, H / 2 + 4) / zoom + self._radii + 1.0) ** 2  # (P,)
+        near = np.flatnonzero(np.square(self._centres[:, 0] - (cos * dx + sin * dy))
+                              + np.square(self._centres[:, 1] - (cos * dy - sin * dx)) <= reach)
+        px, py = self._vertices[near, :, 0], self._vertices[near, :, 1]  # (P', 4) each
+        x = (cos * px - sin * py) * zoom + trans[0]                 # (P', 4) screen coordinates
         y = (sin * px + cos * py) * zoom + trans[1]
         m = gym_car_racing.MAX_SHAPE_DIM  # stock culling: any vertex inside the enlarged screen
-        kept = _any4((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m))
-        kept[0] = True                    # the background square is not culled
+        kept = _any4((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m)) | (near == 0)
         e = 4.0  # a polygon wholly beyond one edge draws nothing (the kernels clip exactly)
         reaches = _any4(x >= -e) & _any4(x <= W + e) & _any4(y >= -e) & _any4(y <= H + e)
-        drawn = np.flatnonzero(kept & reaches)
-        c = self._colours[drawn].astype(np.int64)                   # (D, 3), int() truncates
+        drawn = np.flatnonzero(kept & reaches)                      # the background square is
+        c = self._colours[near[drawn]].astype(np.int64)             # not culled; int() truncates
         road = (_sint16(x[drawn]), _sint16(y[drawn]), (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
-        car = _car_polygons(self.car, zoom, trans, cos, sin)
+        car = self._car_polygons(zoom, trans, cos, sin)
         bars = _indicator_polygons(self.car, W, H)
         text = self._text_runs(f"{self.reward:04.0f}", W, H)
         return self._frame.render(road, car, bars, text, ymin=H - int(H - 5 * H / 40.0))
+
+    def _car_polygons(self, zoom, trans, cos, sin):
+        """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the
+        hull, and a wheel's white stripe where it shows. Box2D's `transform * v` is float32
+        arithmetic, (c vx - s vy) + px, which NumPy float32 repeats. The fixtures' vertices are
+        read once per car. -> vx, vy (Q, 8) int64, sizes (Q,), colours (Q,)."""
+        from gymnasium.envs.box2d.car_dynamics import WHEEL_R, WHEEL_W, SIZE, WHEEL_WHITE
+        if self._car_of is not self.car:
+            self._car_of, self._car_shapes = self.car, [
+                (obj, [np.array(f.shape.vertices) for f in obj.fixtures],
+                 [int(c * 255) for c in obj.color]) for obj in self.car.drawlist]
+        local, frames, colours = [], [], []   # per polygon: body-frame vertices, (c, s, px, py), colour
+        for obj, shapes, colour in self._car_shapes:
+            t = obj.transform
+            q, p = t.q, t.position
+            frame = (q.c, q.s, p[0], p[1])
+            local += shapes
+            frames += [frame] * len(shapes)
+            colours += [colour] * len(shapes)
+            if "phase" not in obj.__dict__:
+                continue
+            a1, a2 = obj.phase, obj.phase + 1.2
+            s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
+            if s1 > 0 and s2 > 0:
+                continue
+            c1 = np.sign(c1) if s1 > 0 else c1
+            c2 = np.sign(c2) if s2 > 0 else c2
+            local.append([(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
+                          (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)])
+            frames.append(frame)
+            colours.append(WHEEL_WHITE)
+        v = np.zeros((len(local), 8, 2), np.float32)                  # (Q, 8, 2) body frame, padded
+        for i, path in enumerate(local):
+            v[i, :len(path)] = path
+        c, s, px, py = np.array(frames, np.float32).T[:, :, None]     # (Q, 1) each
+        wx = ((c * v[..., 0] - s * v[..., 1]) + px).astype(np.float64)  # (Q, 8) world
+        wy = ((s * v[..., 0] + c * v[..., 1]) + py).astype(np.float64)
+        x = (cos * wx - sin * wy) * zoom + trans[0]
+        y = (sin * wx + cos * wy) * zoom + trans[1]
+        c = np.array(colours, np.int64)
+        return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in local]),
+                (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
 
     def _update_track(self):
         """After a new track: its polygons and colours as arrays. A tile's colour changes in place
@@ -149,6 +198,8 @@ class FastCarRacing(gym_car_racing.CarRacing):
         field = np.array([[(1, 1), (1, -1), (-1, -1), (-1, 1)]]) * gym_car_racing.PLAYFIELD
         road = np.array([poly for poly, colour in self.road_poly], dtype=np.float64)
         self._vertices = np.concatenate([field, self.GRASS, road.reshape(-1, 4, 2)])  # (P, 4, 2)
+        self._centres = self._vertices.mean(axis=1)                                 # (P, 2)
+        self._radii = np.sqrt(np.square(self._vertices - self._centres[:, None]).sum(-1)).max(1)
         colours = [self.bg_color] + [self.grass_color] * len(self.GRASS)
         self._colours = np.array(colours + [c for poly, c in self.road_poly], np.float64)
         tiles = {id(t.color): t for t in self.road}
@@ -228,46 +279,6 @@ class FastCarRacing(gym_car_racing.CarRacing):
 def _sint16(v):
     """Float coordinates as gfxdraw passes them to SDL_gfx: int() truncates, then a Sint16."""
     return ((v.astype(np.int64) + 32768) & 0xFFFF) - 32768
-
-
-def _car_polygons(car, zoom, trans, cos, sin):
-    """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the hull,
-    and a wheel's white stripe where it shows. Box2D's `transform * v` is float32 arithmetic,
-    (c vx - s vy) + px, which NumPy float32 repeats. -> vx, vy (Q, 8) int64, sizes (Q,),
-    colours (Q,)."""
-    from gymnasium.envs.box2d.car_dynamics import WHEEL_R, WHEEL_W, SIZE, WHEEL_WHITE
-    local, frames, colours = [], [], []   # per polygon: body-frame vertices, (c, s, px, py), colour
-    for obj in car.drawlist:
-        t = obj.transform
-        frame = (t.q.c, t.q.s, t.position[0], t.position[1])
-        colour = [int(c * 255) for c in obj.color]
-        for f in obj.fixtures:
-            local.append(f.shape.vertices)
-            frames.append(frame)
-            colours.append(colour)
-        if "phase" not in obj.__dict__:
-            continue
-        a1, a2 = obj.phase, obj.phase + 1.2
-        s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
-        if s1 > 0 and s2 > 0:
-            continue
-        c1 = np.sign(c1) if s1 > 0 else c1
-        c2 = np.sign(c2) if s2 > 0 else c2
-        local.append([(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
-                      (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)])
-        frames.append(frame)
-        colours.append(WHEEL_WHITE)
-    v = np.zeros((len(local), 8, 2), np.float32)                  # (Q, 8, 2) body frame, padded
-    for i, path in enumerate(local):
-        v[i, :len(path)] = path
-    c, s, px, py = np.array(frames, np.float32).T[:, :, None]     # (Q, 1) each
-    wx = ((c * v[..., 0] - s * v[..., 1]) + px).astype(np.float64)  # (Q, 8) world
-    wy = ((s * v[..., 0] + c * v[..., 1]) + py).astype(np.float64)
-    x = (cos * wx - sin * wy) * zoom + trans[0]
-    y = (sin * wx + cos * wy) * zoom + trans[1]
-    c = np.array(colours, np.int64)
-    return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in local]),
-            (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
 
 
 def _indicator_polygons(car, W, H):
