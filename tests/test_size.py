@@ -2,7 +2,7 @@
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "minwm"
-MAX_FILE, MAX_TOTAL = 320, 4000
+MAX_FILE, MAX_TOTAL = 320, 4200  # 4000 until the pygame-free CarRacing frame (issue 27): +~480
 
 
 def test_line_budget():
