@@ -199,7 +199,7 @@ def gfx_polygon(xs, col, n, vx, vy, c, ymin, spans, ints):
     filledPolygonColorMT: per row y, edges with y1 <= y < y2 (or ending at maxy) cut at
     (65536 (y - y1) / (y2 - y1)) (x2 - x1) + 65536 x1, sorted, filled pairwise from the rounded
     (a + 1) to the rounded (b - 1). It is computed first, so the outline can skip what it covers.
-    spans (3, H) scratch: a row's first span and its number of cuts, 0 on entry and exit;
+    spans (3, H) scratch: a row's first span and its number of cuts (0 on entry and exit);
     ints (N,) scratch."""
     N = len(vx)
     miny, maxy = vy.min(), vy.max()
