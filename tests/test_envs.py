@@ -1,7 +1,8 @@
 """The environments as the paper saw them: frames, actions, caps, and the fast CarRacing's pixels.
 
-Real environments with small step counts. FastCarRacing (its Numba-drawn frames) is compared with gymnasium's stock env
-byte for byte; bench/envs.py repeats the comparison over whole 1000-step episodes.
+Real environments with small step counts. FastCarRacing (its Numba-drawn frames) is compared with
+gymnasium's stock env byte for byte; bench/envs.py and bench/carracing_render.py repeat the
+comparison over whole 1000-step episodes.
 """
 import multiprocessing
 import os
