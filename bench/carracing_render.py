@@ -9,7 +9,8 @@
    observation or state. Per policy: observations compared, mismatching pixels, the largest
    channel difference, reward or termination mismatches (all must be 0).
 2. Speed. ms per env.step with random actions, same seeds, one process, whole episodes taken in
-   turn (stock, FastCarRacing drawing with pygame, FastCarRacing drawing with Numba), CPU time
+   turn (stock, FastCarRacing drawing with pygame, FastCarRacing drawing with Numba, and the
+   floor: the same steps drawing nothing, physics and bookkeeping only), CPU time
    of this process (process_time) and wall time: on a shared machine wall time counts other
    jobs' turns, CPU time much less. Re-run on an idle machine for clean figures.
 The log goes to bench/results/carracing_render.txt.
@@ -26,6 +27,13 @@ import numpy as np
 import pygame
 
 from minwm import carracing_fast, rollouts
+
+class NoFrame(carracing_fast.FastCarRacing):
+    """The step without its frame: what is left when drawing costs nothing."""
+
+    def _render(self, mode):
+        return np.zeros((96, 96, 3), np.uint8)
+
 
 LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "carracing_render.txt")
 
@@ -139,7 +147,8 @@ def main():
             f"({time.perf_counter() - t0:.0f} s)")
     say(f"identity total {total} observations over {len(POLICIES)} policies")
 
-    envs = {"stock": stock, "fast (pygame)": carracing_fast.FastCarRacing(numba=False), "fast (numba)": fast}
+    envs = {"stock": stock, "fast (pygame)": carracing_fast.FastCarRacing(numba=False), "fast (numba)": fast,
+            "no frame": NoFrame()}
     speed(envs, [999], 60)  # warm-up: Numba's cache, the font
     result = speed(envs, range(100, 101 if q else 103), 300 if q else 1000)
     ref = result["stock"]
