@@ -1,10 +1,13 @@
 """The pygame-free CarRacing frame: byte-identical to stock over many observations, and its speed.
 
     python bench/carracing_render.py            (>= 100,000 observations; ~30 min on 2 idle cores)
-    python bench/carracing_render.py --quick    (a few thousand; about two minutes)
+    python bench/carracing_render.py --quick    (a thousand; about a minute)
+    python bench/carracing_render.py --seeds 0:7 --no-speed & \
+    python bench/carracing_render.py --seeds 7:13 --no-speed     (the identity part on 2 cores)
 
 1. Identity. gymnasium's stock CarRacing-v3 and minwm's FastCarRacing (Numba frames) step in lock
-   step with the same actions, 8 policies x many seeds, episodes of up to 1000 steps (the
+   step with the same actions, 8 policies x 13 seeds (seed by seed, so a run stopped early has
+   covered every policy), episodes of up to 1000 steps (the
    zoom-in, lap ends and the -100 exit included). Closed-loop policies act on the stock env's
    observation or state. Per policy: observations compared, mismatching pixels, the largest
    channel difference, reward or termination mismatches (all must be 0).
@@ -73,32 +76,28 @@ POLICIES = ["random", "brownian", "straight", "hard turns", "off track", "brakin
             "scripted driver", "controller"]
 
 
-def identity(policy, seeds, steps, stock, fast):
-    """-> observations, mismatching pixels, largest difference, other mismatches, steps/episode."""
+def identity(policy, seed, steps, stock, fast):
+    """One episode of both envs in lock step -> observations compared, mismatching pixels, largest
+    channel difference, reward or termination mismatches."""
+    rng = np.random.default_rng(seed)
+    brownian = rollouts.brownian_actions(rng, steps)
+    o1, _ = stock.reset(seed=seed)
+    o2, _ = fast.reset(seed=seed)
     n = bad_pixels = worst = bad_other = 0
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        brownian = rollouts.brownian_actions(rng, steps)
-        o1, _ = stock.reset(seed=seed)
-        o2, _ = fast.reset(seed=seed)
-        for t in range(steps + 1):
+    for t in range(steps + 1):
+        diff = np.abs(o1.astype(np.int16) - o2)
+        n, bad_pixels, worst = n + 1, bad_pixels + int(diff.any(2).sum()), max(worst, int(diff.max()))
+        if t == steps:
+            break
+        a = np.asarray(brownian[t] if policy == "brownian" else _open(policy)(stock, o1, t, rng), np.float32)
+        o1, r1, term1, _, _ = stock.step(a)
+        o2, r2, term2, _, _ = fast.step(a)
+        bad_other += (r1 != r2) + (term1 != term2)
+        if term1 or term2:
             diff = np.abs(o1.astype(np.int16) - o2)
             n, bad_pixels, worst = n + 1, bad_pixels + int(diff.any(2).sum()), max(worst, int(diff.max()))
-            if t == steps:
-                break
-            if policy == "brownian":
-                a = brownian[t]
-            else:
-                a = _open(policy)(stock, o1, t, rng)
-            a = np.asarray(a, np.float32)
-            o1, r1, term1, _, _ = stock.step(a)
-            o2, r2, term2, _, _ = fast.step(a)
-            bad_other += (r1 != r2) + (term1 != term2)
-            if term1 or term2:
-                diff = np.abs(o1.astype(np.int16) - o2)
-                n, bad_pixels, worst = n + 1, bad_pixels + int(diff.any(2).sum()), max(worst, int(diff.max()))
-                break
-    return n, bad_pixels, worst, bad_other
+            break
+    return np.array([n, bad_pixels, worst, bad_other])
 
 
 def speed(envs, seeds, steps):
@@ -121,7 +120,10 @@ def speed(envs, seeds, steps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    q = ap.parse_args().quick
+    ap.add_argument("--seeds", default="0:13", help="seed range a:b of the identity part")
+    ap.add_argument("--no-speed", action="store_true", help="identity only (to split seeds over runs)")
+    args = ap.parse_args()
+    q = args.quick
     log = open(LOG, "a")
 
     def say(line):
@@ -129,23 +131,32 @@ def main():
         log.write(line + "\n")
         log.flush()
 
-    say(f"# {datetime.date.today()}: python bench/carracing_render.py{' --quick' if q else ''}")
+    say(f"# {datetime.date.today()}: python bench/carracing_render.py {' '.join(sys.argv[1:])}")
     say(f"gymnasium {gymnasium.__version__}, pygame-ce {pygame.version.ver} "
         f"({pygame.transform.get_smoothscale_backend()} smoothscale), {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}")
     stock = gymnasium.make("CarRacing-v3").unwrapped                # no TimeLimit: we cap at `steps`
     fast = carracing_fast.FastCarRacing()
     assert fast.numba, "the Numba frame is not verified on these versions"
-    seeds, steps = (range(1), 150) if q else (range(13), 1000)
-    total = 0
-    for policy in POLICIES:
+    a, b = map(int, args.seeds.split(":"))
+    seeds, steps = (range(1), 150) if q else (range(a, b), 1000)
+    totals = {policy: np.zeros(4, np.int64) for policy in POLICIES}  # seed-major: every policy
+    for seed in seeds:                                               # is covered if stopped early
         t0 = time.perf_counter()
-        n, bad, worst, other = identity(policy, seeds, steps, stock, fast)
-        total += n
-        say(f"identity {policy:15s} seeds 0-{len(seeds) - 1}: {n:6d} observations, {bad} mismatching "
-            f"pixels, largest difference {worst}, {other} reward/termination mismatches "
+        for policy in POLICIES:
+            r = identity(policy, seed, steps, stock, fast)
+            totals[policy] += r * [1, 1, 0, 1]
+            totals[policy][2] = max(totals[policy][2], r[2])
+        done = np.sum([t for t in totals.values()], 0)
+        say(f"identity seed {seed}: all 8 policies, {done[0]} observations so far, {done[1]} mismatching "
+            f"pixels, largest difference {done[2]}, {done[3]} reward/termination mismatches "
             f"({time.perf_counter() - t0:.0f} s)")
-    say(f"identity total {total} observations over {len(POLICIES)} policies")
+    for policy, (n, bad, worst, other) in totals.items():
+        say(f"identity {policy:15s} seeds {seeds.start}-{seeds.stop - 1}: {n:6d} observations, {bad} "
+            f"mismatching pixels, largest difference {worst}, {other} reward/termination mismatches")
+    say(f"identity total {sum(t[0] for t in totals.values())} observations over {len(POLICIES)} policies")
+    if args.no_speed:
+        return
 
     envs = {"stock": stock, "fast (pygame)": carracing_fast.FastCarRacing(numba=False), "fast (numba)": fast,
             "no frame": NoFrame()}
