@@ -120,7 +120,7 @@ def speed(envs, seeds, steps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seeds", default="0:13", help="seed range a:b of the identity part")
+    ap.add_argument("--seeds", default="0:13", help="seed range a:b of the identity part (0:0: none)")
     ap.add_argument("--no-speed", action="store_true", help="identity only (to split seeds over runs)")
     args = ap.parse_args()
     q = args.quick
@@ -151,10 +151,11 @@ def main():
         say(f"identity seed {seed}: all 8 policies, {done[0]} observations so far, {done[1]} mismatching "
             f"pixels, largest difference {done[2]}, {done[3]} reward/termination mismatches "
             f"({time.perf_counter() - t0:.0f} s)")
-    for policy, (n, bad, worst, other) in totals.items():
+    for policy, (n, bad, worst, other) in totals.items() if len(seeds) else []:
         say(f"identity {policy:15s} seeds {seeds.start}-{seeds.stop - 1}: {n:6d} observations, {bad} "
             f"mismatching pixels, largest difference {worst}, {other} reward/termination mismatches")
-    say(f"identity total {sum(t[0] for t in totals.values())} observations over {len(POLICIES)} policies")
+    if len(seeds):
+        say(f"identity total {sum(t[0] for t in totals.values())} observations over {len(POLICIES)} policies")
     if args.no_speed:
         return
 
