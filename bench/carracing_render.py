@@ -3,10 +3,10 @@
     python bench/carracing_render.py            (>= 100,000 observations; ~30 min on 2 idle cores)
     python bench/carracing_render.py --quick    (a thousand; about a minute)
     python bench/carracing_render.py --seeds 0:7 --no-speed & \
-    python bench/carracing_render.py --seeds 7:13 --no-speed     (the identity part on 2 cores)
+    python bench/carracing_render.py --seeds 7:15 --no-speed     (the identity part on 2 cores)
 
 1. Identity. gymnasium's stock CarRacing-v3 and minwm's FastCarRacing (Numba frames) step in lock
-   step with the same actions, 8 policies x 13 seeds (seed by seed, so a run stopped early has
+   step with the same actions, 8 policies x 15 seeds (seed by seed, so a run stopped early has
    covered every policy), episodes of up to 1000 steps (the
    zoom-in, lap ends and the -100 exit included). Closed-loop policies act on the stock env's
    observation or state. Per policy: observations compared, mismatching pixels, the largest
@@ -120,7 +120,7 @@ def speed(envs, seeds, steps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seeds", default="0:13", help="seed range a:b of the identity part (0:0: none)")
+    ap.add_argument("--seeds", default="0:15", help="seed range a:b of the identity part (0:0: none)")
     ap.add_argument("--no-speed", action="store_true", help="identity only (to split seeds over runs)")
     args = ap.parse_args()
     q = args.quick
