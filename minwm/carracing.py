@@ -15,7 +15,6 @@ from PIL import Image
 from minwm.config import EnvSpec
 from minwm.controller import ControllerConfig
 
-VERIFIED_GYMNASIUM = "1.4.0"  # FastCarRacing was checked byte-identical against this version
 MAX_STEPS = 1000              # CarRacing-v3's TimeLimit, as in the paper
 CROP_ROWS = 84                # rows 0:84 of 96: drops the indicator bar (original code)
 FRAME_SIZE = 64               # V's input is 64x64x3
@@ -64,17 +63,26 @@ def brownian_actions(rng, T, dt=1 / 50):
 def make_gym_carracing(fast=True):
     """The raw gymnasium env (96x96 observations, no time limit): FastCarRacing or the stock one.
 
-    Falls back to the stock env, with a warning, when the installed gymnasium is not the version
-    FastCarRacing was verified on.
+    Falls back, with a warning, to the stock env when the installed gymnasium is not the version
+    FastCarRacing was verified on, and to FastCarRacing's pygame drawing (exact, 3x slower) when
+    pygame-ce or its smoothscale backend is not the one the Numba drawing was verified on.
     """
     import gymnasium
     from gymnasium.envs.box2d import car_racing as gym_car_racing
-    if fast and gymnasium.__version__ == VERIFIED_GYMNASIUM:
-        from minwm.carracing_fast import FastCarRacing
-        return FastCarRacing(continuous=True)
+
+    from minwm import carracing_fast as fast_env
+    if fast and gymnasium.__version__ == fast_env.VERIFIED_GYMNASIUM:
+        if not fast_env.pygame_verified():
+            import pygame
+            warnings.warn(f"minwm: the Numba CarRacing frames were verified on pygame-ce "
+                          f"{fast_env.VERIFIED_PYGAME[0]} with the {fast_env.VERIFIED_PYGAME[1]} "
+                          f"smoothscale, found {pygame.version.ver} with "
+                          f"{pygame.transform.get_smoothscale_backend()}; drawing with pygame "
+                          f"instead (slower).")
+        return fast_env.FastCarRacing(continuous=True)
     if fast:
-        warnings.warn(f"minwm: FastCarRacing was verified on gymnasium {VERIFIED_GYMNASIUM}, found "
-                      f"{gymnasium.__version__}; using the stock (slower) CarRacing instead.")
+        warnings.warn(f"minwm: FastCarRacing was verified on gymnasium {fast_env.VERIFIED_GYMNASIUM}, "
+                      f"found {gymnasium.__version__}; using the stock (slower) CarRacing instead.")
     return gym_car_racing.CarRacing(continuous=True)
 
 

@@ -1,17 +1,18 @@
-"""A faster gymnasium CarRacing with byte-identical observations (the env of minwm/carracing.py).
+"""gymnasium's CarRacing with byte-identical observations, faster (the env of minwm/carracing.py).
 
-`FastCarRacing` is gymnasium's env with two hot spots rewritten:
-- `_render_road` rotates and translates all ~800 road and grass polygons at once with NumPy, culls
-  the off-screen ones with the stock test, and draws the visible ones with the same gfxdraw calls,
-  in the same order, with bit-identical float arguments. pygame rotates (x, y) by
-  (cos * x - sin * y, sin * x + cos * y); rotating the unit vector (1, 0) with pygame itself gives
-  the exact (cos, sin) it uses, including its special cases at multiples of 90 degrees. It also
-  skips draws that cannot change a pixel (see `_render_road`).
-- `_render` keeps one font and the last rendered score text instead of loading the font file and
-  rasterising the text every frame, and one drawing surface instead of allocating a new one.
-Everything else (physics, car drawing, flip, indicators, smoothscale to 96x96) is the stock code.
-It is only used on the gymnasium version it was verified on (carracing.make_gym_carracing).
+`FastCarRacing` keeps the physics and draws the same state frame as the stock `_render`:
+- on the pygame-ce and smoothscale backend it was verified on (`pygame_verified`), without pygame:
+  it lists the polygons, vertices and colours the stock code would hand to pygame and
+  carracing_render rasterises them and shrinks to 96x96 exactly as pygame-ce does;
+- otherwise with pygame, two hot spots rewritten: `_render_road` rotates and translates all ~800
+  road and grass polygons at once with NumPy, culls the off-screen ones with the stock test, and
+  draws the visible ones with the same gfxdraw calls, in the same order; `_render` keeps one font,
+  the last score text and one drawing surface.
+Both transform vertices with bit-identical floats: pygame rotates (x, y) by (cos x - sin y,
+sin x + cos y), and rotating the unit vector (1, 0) with pygame itself gives the exact (cos, sin)
+it uses, including its special cases at multiples of 90 degrees.
 """
+import math
 import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on import
@@ -19,7 +20,18 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on import
 import numpy as np
 import pygame
 from gymnasium.envs.box2d import car_racing as gym_car_racing
+from gymnasium.envs.box2d.car_dynamics import SIZE, WHEEL_R, WHEEL_W, WHEEL_WHITE
 from pygame import gfxdraw
+
+from minwm import carracing_render
+
+VERIFIED_GYMNASIUM = "1.4.0"  # FastCarRacing was checked byte-identical against this version
+VERIFIED_PYGAME = ("2.5.8", "SSE2")  # pygame-ce and smoothscale backend the Numba frames match
+
+
+def pygame_verified():
+    """True on the pygame-ce version and smoothscale backend carracing_render was checked on."""
+    return (pygame.version.ver, pygame.transform.get_smoothscale_backend()) == VERIFIED_PYGAME
 
 
 def _grass_polygons():
@@ -34,21 +46,28 @@ def _grass_polygons():
 
 
 class FastCarRacing(gym_car_racing.CarRacing):
-    """gymnasium's CarRacing with vectorised road geometry and a cached font (same pixels)."""
+    """gymnasium's CarRacing with the same pixels, faster. With `numba` (the default on the verified
+    pygame-ce) the state frame is drawn by minwm.carracing_render; otherwise by pygame, with
+    vectorised road geometry and a cached font."""
 
     GRASS = _grass_polygons()  # (400, 4, 2)
 
-    def __init__(self, **kwargs):
+    def __init__(self, numba=None, **kwargs):
         super().__init__(**kwargs)
+        self.numba = pygame_verified() if numba is None else numba
         self._polys_of = None   # the road_poly list self._vertices was built from
-        self._vertices = None   # (P, 4, 2) float64: grass patches then road_poly, stock order
+        self._vertices = None   # (P, 4, 2) float64: background, grass patches, road_poly; stock order
+        self._colours = None    # (P, 3) float64: their colours; tiles' own colours are views into it
         self._font = None
         self._text = (None, None)  # (string, rendered surface)
+        self._texts = {}           # string -> (T, 4) int64 runs of the rendered text
         self._canvas = None        # one WINDOW_W x WINDOW_H surface, cleared every frame
+        self._frame = carracing_render.Frame() if self.numba else None
+        self._car_of = self._car_shapes = None  # the car whose fixtures _car_shapes holds
 
     def _render(self, mode):
-        """The stock `_render` for "state_pixels", with the font, the score text and the drawing
-        surface kept between frames (`_render_road` clears the surface)."""
+        """The stock `_render` for "state_pixels", drawn by Numba, or with the font, the score text
+        and the drawing surface kept between frames (`_render_road` clears the surface)."""
         if mode != "state_pixels":
             return super()._render(mode)
         W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
@@ -57,9 +76,6 @@ class FastCarRacing(gym_car_racing.CarRacing):
             self._font = pygame.font.Font(pygame.font.get_default_font(), 42)
         if "t" not in self.__dict__:
             return  # reset() not called yet
-        if self._canvas is None:
-            self._canvas = pygame.Surface((W, H))
-        self.surf = self._canvas
         angle = -self.car.hull.angle
         zoom = (0.1 * gym_car_racing.SCALE * max(1 - self.t, 0)
                 + gym_car_racing.ZOOM * gym_car_racing.SCALE * min(self.t, 1))  # zoom-in, 1st second
@@ -67,7 +83,11 @@ class FastCarRacing(gym_car_racing.CarRacing):
         scroll_y = -(self.car.hull.position[1]) * zoom
         trans = pygame.math.Vector2((scroll_x, scroll_y)).rotate_rad(angle)
         trans = (W / 2 + trans[0], H / 4 + trans[1])
-
+        if self.numba:
+            return self._render_numba(zoom, trans, angle)
+        if self._canvas is None:
+            self._canvas = pygame.Surface((W, H))
+        self.surf = self._canvas
         self._render_road(zoom, trans, angle)
         self.car.draw(self.surf, zoom, trans, angle, False)  # no particles in state_pixels
         self.surf = pygame.transform.flip(self.surf, False, True)
@@ -81,6 +101,118 @@ class FastCarRacing(gym_car_racing.CarRacing):
         text_rect.center = (60, H - H * 2.5 / 40.0)
         self.surf.blit(text, text_rect)
         return self._create_image_array(self.surf, (gym_car_racing.STATE_W, gym_car_racing.STATE_H))
+
+    def _render_numba(self, zoom, trans, angle):
+        """The same frame from carracing_render: the polygons the stock code would draw, with the
+        vertices and colours it would pass to pygame (floats truncated to int, gfxdraw's to Sint16).
+        The rows under the indicator bar's black box (the bottom 5 / 40 of the screen after the
+        flip, the top 100 rows before) are not drawn: the box covers them whole."""
+        W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
+        self._update_track()
+        cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # pygame's own cos and sin
+        # Only polygons near the screen can touch it: the world point under the screen's centre,
+        # screen = R(world) zoom + trans, world = R^T (screen - trans) / zoom, and a circle round
+        # the screen (1 world unit to spare) against each polygon's circle.
+        dx, dy = (W / 2 - trans[0]) / zoom, (H / 2 - trans[1]) / zoom
+        reach = (math.hypot(W / 2 + 4, H / 2 + 4) / zoom + self._radii + 1.0) ** 2  # (P,)
+        near = np.flatnonzero(np.square(self._centres[:, 0] - (cos * dx + sin * dy))
+                              + np.square(self._centres[:, 1] - (cos * dy - sin * dx)) <= reach)
+        px, py = self._vertices[near, :, 0], self._vertices[near, :, 1]  # (P', 4) each
+        x = (cos * px - sin * py) * zoom + trans[0]                 # (P', 4) screen coordinates
+        y = (sin * px + cos * py) * zoom + trans[1]
+        m = gym_car_racing.MAX_SHAPE_DIM  # stock culling: any vertex inside the enlarged screen
+        kept = _any4((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m)) | (near == 0)
+        e = 4.0  # a polygon wholly beyond one edge draws nothing (the kernels clip exactly)
+        reaches = _any4(x >= -e) & _any4(x <= W + e) & _any4(y >= -e) & _any4(y <= H + e)
+        drawn = np.flatnonzero(kept & reaches)                      # the background square is
+        c = self._colours[near[drawn]].astype(np.int64)             # not culled; int() truncates
+        road = (_sint16(x[drawn]), _sint16(y[drawn]), (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
+        car = self._car_polygons(zoom, trans, cos, sin)
+        bars = _indicator_polygons(self.car, W, H)
+        text = self._text_runs(f"{self.reward:04.0f}", W, H)
+        return self._frame.render(road, car, bars, text, ymin=H - int(H - 5 * H / 40.0))
+
+    def _car_polygons(self, zoom, trans, cos, sin):
+        """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the
+        hull, and a wheel's white stripe where it shows. Box2D's `transform * v` is float32
+        arithmetic, (c vx - s vy) + px, which NumPy float32 repeats. The fixtures' vertices are
+        read once per car. -> vx, vy (Q, 8) int64, sizes (Q,), colours (Q,)."""
+        if self._car_of is not self.car:
+            self._car_of, self._car_shapes = self.car, [
+                (obj, [np.array(f.shape.vertices) for f in obj.fixtures],
+                 [int(c * 255) for c in obj.color]) for obj in self.car.drawlist]
+        local, frames, colours = [], [], []   # per polygon: body-frame vertices, (c, s, px, py), colour
+        for obj, shapes, colour in self._car_shapes:
+            t = obj.transform
+            q, p = t.q, t.position
+            frame = (q.c, q.s, p[0], p[1])
+            local += shapes
+            frames += [frame] * len(shapes)
+            colours += [colour] * len(shapes)
+            if "phase" not in obj.__dict__:
+                continue
+            a1, a2 = obj.phase, obj.phase + 1.2
+            s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
+            if s1 > 0 and s2 > 0:
+                continue
+            c1 = np.sign(c1) if s1 > 0 else c1
+            c2 = np.sign(c2) if s2 > 0 else c2
+            local.append([(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
+                          (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)])
+            frames.append(frame)
+            colours.append(WHEEL_WHITE)
+        v = np.zeros((len(local), 8, 2), np.float32)                  # (Q, 8, 2) body frame, padded
+        for i, path in enumerate(local):
+            v[i, :len(path)] = path
+        c, s, px, py = np.array(frames, np.float32).T[:, :, None]     # (Q, 1) each
+        wx = ((c * v[..., 0] - s * v[..., 1]) + px).astype(np.float64)  # (Q, 8) world
+        wy = ((s * v[..., 0] + c * v[..., 1]) + py).astype(np.float64)
+        x = (cos * wx - sin * wy) * zoom + trans[0]
+        y = (sin * wx + cos * wy) * zoom + trans[1]
+        c = np.array(colours, np.int64)
+        return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in local]),
+                (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
+
+    def _update_track(self):
+        """After a new track: its polygons and colours as arrays. A tile's colour changes in place
+        when the car first touches it, so each tile's colour becomes a view into self._colours."""
+        if self._polys_of is self.road_poly:
+            return
+        field = np.array([[(1, 1), (1, -1), (-1, -1), (-1, 1)]]) * gym_car_racing.PLAYFIELD
+        road = np.array([poly for poly, colour in self.road_poly], dtype=np.float64)
+        self._vertices = np.concatenate([field, self.GRASS, road.reshape(-1, 4, 2)])  # (P, 4, 2)
+        self._centres = self._vertices.mean(axis=1)                                 # (P, 2)
+        self._radii = np.sqrt(np.square(self._vertices - self._centres[:, None]).sum(-1)).max(1)
+        colours = [self.bg_color] + [self.grass_color] * len(self.GRASS)
+        self._colours = np.array(colours + [c for poly, c in self.road_poly], np.float64)
+        tiles = {id(t.color): t for t in self.road}
+        for i, (poly, colour) in enumerate(self.road_poly):
+            if id(colour) in tiles:
+                tiles[id(colour)].color = self._colours[len(colours) + i]
+        self.road_poly = [(poly, self._colours[len(colours) + i])
+                          for i, (poly, colour) in enumerate(self.road_poly)]
+        self._polys_of = self.road_poly
+
+    def _text_runs(self, string, W, H):
+        """The score as the stock code blits it, as (T, 4) runs (row, x0, x1, colour), cached."""
+        if string not in self._texts:
+            text = self._font.render(string, True, (255, 255, 255), (0, 0, 0))
+            rect = text.get_rect()
+            rect.center = (60, H - H * 2.5 / 40.0)
+            canvas = pygame.Surface(text.get_size())
+            canvas.blit(text, (0, 0))  # opaque: the pixels it leaves on any surface
+            rgb = pygame.surfarray.array3d(canvas).transpose(1, 0, 2).astype(np.int64)  # (h, w, 3)
+            packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+            new = np.ones(packed.shape, bool)
+            new[:, 1:] = packed[:, 1:] != packed[:, :-1]
+            row, x0 = np.nonzero(new)                                # run starts, row by row
+            x1 = np.append(x0[1:], 0) - 1
+            x1[np.append(row[1:] != row[:-1], True)] = packed.shape[1] - 1  # a row's last run
+            runs = np.stack([row + rect.top, np.maximum(x0 + rect.left, 0),
+                             np.minimum(x1 + rect.left, W - 1), packed[row, x0]], 1)
+            runs = runs[(runs[:, 0] >= 0) & (runs[:, 0] < H) & (runs[:, 1] <= runs[:, 2])]
+            self._texts[string] = runs
+        return self._texts[string]
 
     def _render_road(self, zoom, translation, angle):
         """Draw background, grass and road as the stock method does, with NumPy geometry.
@@ -125,6 +257,39 @@ class FastCarRacing(gym_car_racing.CarRacing):
                 color = [int(c) for c in self.road_poly[i - n_grass][1]]
             gfxdraw.aapolygon(self.surf, poly, color)
             gfxdraw.filled_polygon(self.surf, poly, color)
+
+
+def _sint16(v):
+    """Float coordinates as gfxdraw passes them to SDL_gfx: int() truncates, then a Sint16."""
+    return ((v.astype(np.int64) + 32768) & 0xFFFF) - 32768
+
+
+def _indicator_polygons(car, W, H):
+    """_render_indicators' polygons (after the flip): the black box, then each bar whose value is
+    above 1e-4. -> vx, vy (B, 4) int64, colours (B,)."""
+    s, h = W / 40.0, H / 40.0
+
+    def vertical(place, val):
+        return [(place * s, H - (h + h * val)), ((place + 1) * s, H - (h + h * val)),
+                ((place + 1) * s, H - h), ((place + 0) * s, H - h)]
+
+    def horizontal(place, val):
+        return [((place + 0) * s, H - 4 * h), ((place + val) * s, H - 4 * h),
+                ((place + val) * s, H - 2 * h), ((place + 0) * s, H - 2 * h)]
+
+    speed = np.sqrt(np.square(car.hull.linearVelocity[0]) + np.square(car.hull.linearVelocity[1]))
+    w = car.wheels
+    bars = [(1.0, [(W, H), (W, H - 5 * h), (0, H - 5 * h), (0, H)], 0x000000),
+            (speed, vertical(5, 0.02 * speed), 0xFFFFFF),
+            (w[0].omega, vertical(7, 0.01 * w[0].omega), 0x0000FF),
+            (w[1].omega, vertical(8, 0.01 * w[1].omega), 0x0000FF),
+            (w[2].omega, vertical(9, 0.01 * w[2].omega), 0x3300FF),
+            (w[3].omega, vertical(10, 0.01 * w[3].omega), 0x3300FF),
+            (w[0].joint.angle, horizontal(20, -10.0 * w[0].joint.angle), 0x00FF00),
+            (car.hull.angularVelocity, horizontal(30, -0.8 * car.hull.angularVelocity), 0xFF0000)]
+    bars = [(poly, colour) for value, poly, colour in bars if abs(value) > 1e-4]
+    points = np.array([poly for poly, colour in bars], np.float64).astype(np.int64)  # (B, 4, 2)
+    return points[..., 0], points[..., 1], np.array([colour for poly, colour in bars], np.int64)
 
 
 def _any4(mask):

@@ -1,7 +1,8 @@
 """The environments as the paper saw them: frames, actions, caps, and the fast CarRacing's pixels.
 
-Real environments with small step counts. FastCarRacing is compared with gymnasium's stock env
-byte for byte; bench/envs.py repeats the comparison over whole 1000-step episodes.
+Real environments with small step counts. FastCarRacing (its Numba-drawn frames) is compared with
+gymnasium's stock env byte for byte; bench/envs.py and bench/carracing_render.py repeat the
+comparison over whole 1000-step episodes.
 """
 import multiprocessing
 import os
@@ -48,7 +49,7 @@ def test_doom_crop_keeps_top_five_sixths():
 
 def test_carracing_wrapper_frames_and_steps():
     env = carracing.CarRacing()
-    assert isinstance(env.env, FastCarRacing)
+    assert isinstance(env.env, FastCarRacing) and env.env.numba  # the pygame-free frame
     frame = env.reset(seed=3)
     assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8
     assert (frame == carracing.process_frame(env.obs)).all()

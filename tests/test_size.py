@@ -2,10 +2,10 @@
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "minwm"
-# 4000 until the package gained formats.py (every saved format), pool.py (worker processes) and
-# measure.py (does the dream predict the game?): 4,221 lines, so the total goes to the next round
-# hundred; the per-file cap stays.
-MAX_FILE, MAX_TOTAL = 320, 4300
+# 4000 until the package gained formats.py (every saved format), pool.py (worker processes),
+# measure.py (does the dream predict the game?) and the pygame-free CarRacing frame
+# (carracing_draw.py, carracing_render.py: ~480 lines); the per-file cap stays.
+MAX_FILE, MAX_TOTAL = 320, 4900
 
 
 def test_line_budget():
