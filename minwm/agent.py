@@ -14,14 +14,16 @@ from minwm.config import COLLECT_SEED_STRIDE, EVAL_SEED, TRAIN_SEED, spec
 from minwm.pool import Pool
 
 
-def episode(env, v, m, ccfg, theta, seed, record=False, edit=None):
+def episode(env, v, m, ccfg, theta, seed, record=False, edit=None, patience=0):
     """One episode of the agent -> total reward; with record=True the episode as a rollout dict
     in collect's format (frames seen before each action, actions applied, rewards, dones, seed).
-    edit: None, or a function that changes C's output before it is carried out (infer.agent_step)."""
+    edit: None, or a function that changes C's output before it is carried out (infer.agent_step).
+    patience: 0, or end the episode after that many consecutive steps of negative reward (a
+    departure from the paper, for training only: evolve.early_stop)."""
     rng = np.random.default_rng(seed)                  # V's posterior samples, reproducible
     frame = env.reset(seed)
     h, c = infer.initial_state(m, 1)
-    restart, total = np.ones(1, bool), 0.0
+    restart, total, losing = np.ones(1, bool), 0.0, 0
     frames, actions, rewards = [], [], []
     while True:
         a, h, c = infer.agent_step(v, m, ccfg, theta, frame[None], h, c, restart, rng, edit)
@@ -31,7 +33,8 @@ def episode(env, v, m, ccfg, theta, seed, record=False, edit=None):
         frame, reward, done = env.step(a[0])
         total += reward
         rewards.append(reward)
-        if done:
+        losing = losing + 1 if reward < 0 else 0         # CarRacing: off the road, or no new tile
+        if done or (patience and losing == patience):
             break
     if not record:
         return total
@@ -41,15 +44,17 @@ def episode(env, v, m, ccfg, theta, seed, record=False, edit=None):
                 rewards=np.array(rewards, np.float32), dones=dones, seed=np.array(seed, np.int64))
 
 
-def _build(env_name, vae_path, m_path, max_steps):
+def _build(env_name, vae_path, m_path, max_steps, patience):
     s = spec(env_name)
-    return dict(env=s.make(s.steps(max_steps)), v=infer.load_vae(vae_path), m=infer.load_mdnrnn(m_path))
+    return dict(env=s.make(s.steps(max_steps)), v=infer.load_vae(vae_path), m=infer.load_mdnrnn(m_path),
+                patience=patience)
 
 
 def _run(w, task):
     """Worker task (ccfg, theta, seed[, "record"]) -> the episode's total reward (or its record)."""
     ccfg, theta, seed = task[:3]
-    return episode(w["env"], w["v"], w["m"], ccfg, theta, seed, record=len(task) > 3)
+    return episode(w["env"], w["v"], w["m"], ccfg, theta, seed, record=len(task) > 3,
+                   patience=w["patience"])
 
 
 def _scored(w, task):
@@ -59,8 +64,8 @@ def _scored(w, task):
 class Agents:
     """The agent's episodes on a worker pool: map([(ccfg, theta, seed), ...]) -> rewards, in order."""
 
-    def __init__(self, env, vae_path, m_path, workers=0, backend="local", max_steps=0):
-        self.pool = Pool(_build, (env, str(vae_path), str(m_path), max_steps), workers, backend)
+    def __init__(self, env, vae_path, m_path, workers=0, backend="local", max_steps=0, patience=0):
+        self.pool = Pool(_build, (env, str(vae_path), str(m_path), max_steps, patience), workers, backend)
 
     def map(self, tasks):
         return np.array(self.pool.map(_run, tasks), np.float64)
@@ -82,7 +87,7 @@ class RealFitness:
 
     def __init__(self, cfg, vae_path, m_path):
         e = cfg.evolve
-        self.agents = Agents(cfg.env, vae_path, m_path, e.workers, e.backend, e.max_steps)
+        self.agents = Agents(cfg.env, vae_path, m_path, e.workers, e.backend, e.max_steps, e.early_stop)
         self.offset = cfg.seed * COLLECT_SEED_STRIDE
 
     def population(self, ccfg, thetas, n_rollouts, generation):     # -> (P, n_rollouts)

@@ -114,6 +114,8 @@ class Evolve:
     workers: int = 0               # real-env rollouts: 0 = all cores
     backend: str = "local"         # "local" (multiprocessing) or "ray" (ray.util.multiprocessing)
     controller: str = "full"       # "full" (paper), "z" or "z_hidden" (the paper's ablations)
+    early_stop: int = 0            # real-env training only: end an episode after N consecutive
+                                   # steps of negative reward (0: off, as the paper; evaluate never)
     init: str = ""                 # start CMA-ES at this controller.npz's theta (iterative procedure)
 
 

@@ -128,3 +128,24 @@ def test_agent_worker_that_cannot_start_fails_with_its_reason(tmp_path):
             agents.map([(DOOM.controller, np.zeros(C.n_params(DOOM.controller), np.float32), 0)])
     finally:
         agents.close()
+
+
+def test_early_stop_ends_training_episodes_only_after_n_losing_steps():
+    from minwm import agent, carracing, evolve, infer
+
+    rng = np.random.default_rng(0)
+    v = infer.vae_from_arrays(infer.random_vae_arrays(32, rng))
+    m = infer.mdnrnn_from_arrays(infer.random_mdnrnn_arrays(32, 3, 16, rng))
+    ccfg = evolve.controller_config(config.preset("carracing", "tiny"), 32, 16)
+    brake = np.zeros(C.n_params(ccfg), np.float32)
+    brake[-3:] = [0.0, -5.0, 5.0]                        # bias: no gas, full brake: -0.1 a step
+    env = carracing.CarRacing(max_steps=120)
+    try:
+        full = agent.episode(env, v, m, ccfg, brake, 7, record=True)
+        cut = agent.episode(env, v, m, ccfg, brake, 7, record=True, patience=20)
+    finally:
+        env.close()
+    r = full["rewards"]
+    assert len(r) == 120 and len(cut["rewards"]) < 120
+    losing = np.flatnonzero(np.convolve(r < 0, np.ones(20), "valid") == 20)[0] + 20
+    np.testing.assert_array_equal(cut["rewards"], r[:losing])       # the same steps, cut there
