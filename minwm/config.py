@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-ENVS = ("carracing", "doom")      # each is a module minwm/<name>.py that defines SPEC
+ENVS = ("carracing", "doom", "toy")   # each is a module minwm/<name>.py that defines SPEC
 PRESETS = ("tiny", "default", "paper")
 
 # Seeds: every stage draws episodes from its own range, so no episode is seen twice by accident.
