@@ -22,10 +22,10 @@ from minwm.controller import ControllerConfig
 from minwm.doom import THRESHOLD, env_action, held_actions, m_input
 
 SIZE = 64                       # V's frames: 64x64x3
-PADDLE_W, PADDLE_H = 12, 6      # the paddle: 12 px wide, on the bottom 6 rows
-SPEED = 4                       # paddle pixels per step
-BLOCK, FALL = 10, 4             # blocks: 10x10 px, falling 4 px per step (~15 steps to the paddle)
-SPAWN, AIM = 10, 8              # a new block every 10 steps, aimed within +-8 px of the paddle
+PADDLE_W, PADDLE_H = 14, 8      # the paddle: 14 px wide, on the bottom 8 rows
+SPEED = 6                       # paddle pixels per step
+BLOCK, FALL = 14, 4             # blocks: 14x14 px, falling 4 px per step (~14 steps to the paddle)
+SPAWN, AIM = 12, 8              # a new block every 12 steps, aimed within +-8 px of the paddle
 MAX_STEPS = 200                 # the episode cap
 MIN_FRAMES = 0                  # collect keeps every episode
 BACKGROUND, PADDLE, BLOCKS = (20, 20, 40), (60, 200, 80), (230, 60, 50)   # RGB
@@ -94,10 +94,10 @@ SPEC = EnvSpec(
     presets={
         "paper": ("vae.nz=16", "rnn.hidden=64", "rnn.seq_len=100", "evolve.in_dream=true",
                   "evolve.generations=300", "collect.workers=1"),
-        "default": ("collect.rollouts=100", "vae.batch=32", "vae.lr=0.001", "rnn.epochs=10",
-                    "rnn.seq_len=32", "rnn.batch=32", "evolve.generations=20",
+        "default": ("collect.rollouts=100", "vae.batch=16", "vae.lr=0.001", "vae.epochs=3",
+                    "rnn.epochs=100", "rnn.seq_len=32", "rnn.batch=16", "evolve.generations=20",
                     "evolve.population=32", "evolve.rollouts=8", "evolve.eval_rollouts=256",
                     "evolve.eval_every=5"),
-        "tiny": ("collect.rollouts=4", "evolve.max_steps=50", "evaluate.max_steps=50",
-                 "rnn.seq_len=10"),
+        "tiny": ("evolve.max_steps=50", "evaluate.max_steps=50", "rnn.seq_len=10",
+                 "evolve.workers=1"),              # one process: starting workers costs more
     })

@@ -10,10 +10,10 @@ from minwm.config import preset, spec
 
 def test_spec_finds_each_environment_module():
     assert spec("doom") is doom.SPEC and spec("carracing") is carracing.SPEC
-    assert config.ENVS == ("carracing", "doom")
+    assert config.ENVS == ("carracing", "doom", "toy")
     for name in config.ENVS:
         assert spec(name).name == name
-    with pytest.raises(ValueError, match="unknown environment 'pong': choose one of carracing, doom"):
+    with pytest.raises(ValueError, match="unknown environment 'pong': choose one of carracing, doom, toy"):
         spec("pong")
 
 
