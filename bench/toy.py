@@ -79,18 +79,21 @@ def main():
             assert cli.main([stage, "toy", "--preset", args.preset] + argv) is None
             times[stage] = time.perf_counter() - t0
         total = time.perf_counter() - t_all
-        real = np.array([e["score"] for e in json.loads((cfg.path / "evaluate.json").read_text())["episodes"]])
+        episodes = json.loads((cfg.path / "evaluate.json").read_text())["episodes"]
+        real = np.array([e["score"] for e in episodes])
         rand, dreamt = random_policy(cfg), dream_scores(cfg)
         se = np.sqrt(real.var(ddof=1) / len(real) + rand.var(ddof=1) / len(rand))
         print(f"\ntoy --preset {args.preset} {' '.join(overrides)}: {os.cpu_count()} cores, "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        print("stages  " + "  ".join(f"{k} {v:.1f} s" for k, v in times.items()) + f"  | total {total:.1f} s")
+        stages = "  ".join(f"{k} {v:.1f} s" for k, v in times.items())
+        print(f"stages  {stages}  | total {total:.1f} s")
         seeds = f"seeds {cfg.evaluate.seed}-{cfg.evaluate.seed + cfg.evaluate.trials - 1}"
-        print(f"C in the real game   {real.mean():6.1f} ± {real.std():5.1f}  ({len(real)} episodes, {seeds})")
-        print(f"random policy        {rand.mean():6.1f} ± {rand.std():5.1f}  (collect's, same seeds)")
-        print(f"C in M's dream       {dreamt.mean():6.1f} ± {dreamt.std():5.1f}  ({len(dreamt)} dream rollouts)")
-        print(f"C / random = {real.mean() / rand.mean():.2f}x, difference = {(real.mean() - rand.mean()) / se:.1f} "
-              f"standard errors")
+        for name, x, what in (("C in the real game", real, f"{len(real)} episodes, {seeds}"),
+                              ("random policy", rand, "collect's, same seeds"),
+                              ("C in M's dream", dreamt, f"{len(dreamt)} dream rollouts")):
+            print(f"{name:20s} {x.mean():6.1f} ± {x.std():5.1f}  ({what})")
+        print(f"C / random = {real.mean() / rand.mean():.2f}x, difference = "
+              f"{(real.mean() - rand.mean()) / se:.1f} standard errors")
         png = cfg.path / "toy-dream-vs-real.png"
         plot(png, real, rand, dreamt, f"Falling blocks, minwm run toy --preset {args.preset}")
         RESULTS.mkdir(exist_ok=True)

@@ -73,10 +73,10 @@ class FallingBlocks:
     def frame(self):
         img = np.empty((SIZE, SIZE, 3), np.uint8)
         img[:] = BACKGROUND
-        x0 = int(round(self.x - PADDLE_W / 2))
+        x0 = round(self.x - PADDLE_W / 2)
         img[SIZE - PADDLE_H:, x0:x0 + PADDLE_W] = PADDLE
         for x, y in self.blocks:
-            x0, y0 = int(round(x - BLOCK / 2)), int(round(y))
+            x0, y0 = round(x - BLOCK / 2), round(y)
             img[max(y0, 0):max(y0 + BLOCK, 0), x0:x0 + BLOCK] = BLOCKS
         return img
 

@@ -5,7 +5,8 @@ PACKAGE = Path(__file__).parent.parent / "minwm"
 # 4000 until the package gained formats.py (every saved format), pool.py (worker processes),
 # measure.py (does the dream predict the game?) and the pygame-free CarRacing frame
 # (carracing_draw.py, carracing_render.py: ~480 lines); the per-file cap stays.
-MAX_FILE, MAX_TOTAL = 320, 4900
+# 4900 -> 5000: toy.py (103 lines), the third environment (issue 31): 4,980 lines.
+MAX_FILE, MAX_TOTAL = 320, 5000
 
 
 def test_line_budget():

@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from minwm import cli, config, controller as C, toy
+from minwm import cli, config, formats, toy
+from minwm import controller as C
 from minwm.config import preset, spec
 
 
@@ -90,7 +91,7 @@ def test_spec_and_presets():
 
 def test_tiny_toy_run_every_stage(tmp_path):
     assert cli.main(["run", "toy", "--preset", "tiny", "--run-dir", str(tmp_path)]) is None
-    ccfg, _, info = __import__("minwm.formats").formats.read_controller(tmp_path / "controller.npz")
+    ccfg, _, info = formats.read_controller(tmp_path / "controller.npz")
     assert ccfg.env == "toy" and info["where"] == "dream"
     result = json.loads((tmp_path / "evaluate.json").read_text())
     assert result["env"] == "toy" and len(result["episodes"]) == result["trials"]
