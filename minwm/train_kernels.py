@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from minwm.kernels import FASTMATH, _tanh, mdn_head
+from minwm.kernels import FASTMATH, _exp, _tanh, mdn_head
 
 _jit = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -119,41 +119,67 @@ def lstm_cell_backward_numpy(dh_out, dh_next, keep, dc, act, c_prev, tanh_c):
 # ------------------------------------------------------------------------------ mixture density
 @njit(**_jit)
 def _mdn_loss(y, z, wz, nz, k, dy):
-    R, zk = y.shape[0], nz * k
-    e1, u, inv_sigma, lp = np.empty(k, y.dtype), np.empty(k, y.dtype), np.empty(k, y.dtype), np.empty(k, y.dtype)
+    # Per row, every pass is a loop over the Z dimensions at once, on (K, Z) scratch (the mixtures
+    # transposed from y's (Z, K) layout), so LLVM vectorises it and exp is minwm.kernels' vectorised
+    # polynomial; a per-dimension loop over K = 5 would not vectorise (as in the sampler).
+    R, zk, f32 = y.shape[0], nz * k, np.float32
+    half, log_sqrt_2pi = f32(0.5), f32(LOG_SQRT_2PI)
+    logits, u, logsigma = np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32)
+    e1, inv_sigma, e, x = np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32)
+    mx, se, m, s, bits = np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(k * nz, np.int32)
     total = 0.0
     for r in range(R):
-        yr, dr, w = y[r], dy[r], wz[r]
+        yr, dr, zr, w = y[r], dy[r], z[r], wz[r]
         if w == 0:
             dr[:3 * zk] = 0
             continue
+        for j in range(k):                                        # gather: logits, mu, logsigma (K, Z)
+            for d in range(nz):
+                logits[j, d], u[j, d], logsigma[j, d] = yr[d * k + j], yr[zk + d * k + j], yr[2 * zk + d * k + j]
+        mx[:] = logits[0]
+        for j in range(1, k):
+            for d in range(nz):
+                mx[d] = max(mx[d], logits[j, d])
+        for j in range(k):
+            for d in range(nz):
+                x[j, d] = logits[j, d] - mx[d]
+        _exp(x.reshape(-1), e1.reshape(-1), bits)                 # e1 = exp(logits - max)
+        se[:] = e1[0]
+        for j in range(1, k):
+            se += e1[j]
+        for j in range(k):
+            for d in range(nz):
+                x[j, d] = -logsigma[j, d]
+        _exp(x.reshape(-1), inv_sigma.reshape(-1), bits)          # 1 / sigma
         for d in range(nz):
-            o = d * k                                             # logits, mu, logsigma at o, zk + o, 2zk + o
-            mx = yr[o]
-            for j in range(1, k):
-                mx = max(mx, yr[o + j])
-            se = 0.0
-            for j in range(k):
-                e1[j] = math.exp(yr[o + j] - mx)
-                se += e1[j]
-            lse = mx + math.log(se)                               # logpi_j = logits_j - lse
-            m = -np.inf
-            for j in range(k):
-                logsigma = yr[2 * zk + o + j]
-                inv_sigma[j] = math.exp(-logsigma)
-                u[j] = (z[r, d] - yr[zk + o + j]) * inv_sigma[j]
-                lp[j] = yr[o + j] - lse - 0.5 * u[j] * u[j] - logsigma - LOG_SQRT_2PI
-                m = max(m, lp[j])
-            s = 0.0
-            for j in range(k):
-                lp[j] = math.exp(lp[j] - m)                       # now pi_j N_j / exp(m)
-                s += lp[j]
-            total -= w * (m + math.log(s))
-            for j in range(k):
-                resp = lp[j] / s                                  # posterior of component j
-                dr[o + j] = w * (e1[j] / se - resp)               # w (pi - r)
-                dr[zk + o + j] = -w * resp * u[j] * inv_sigma[j]  # -w r u / sigma
-                dr[2 * zk + o + j] = -w * resp * (u[j] * u[j] - 1)  # -w r (u^2 - 1)
+            mx[d] += math.log(se[d])                              # logsumexp of the logits
+        for j in range(k):
+            for d in range(nz):
+                u[j, d] = (zr[d] - u[j, d]) * inv_sigma[j, d]     # u = (z - mu) / sigma
+                x[j, d] = logits[j, d] - mx[d] - half * u[j, d] * u[j, d] - logsigma[j, d] - log_sqrt_2pi
+        m[:] = x[0]                                               # x = log pi_j N_j
+        for j in range(1, k):
+            for d in range(nz):
+                m[d] = max(m[d], x[j, d])
+        for j in range(k):
+            for d in range(nz):
+                x[j, d] -= m[d]
+        _exp(x.reshape(-1), e.reshape(-1), bits)                  # e = pi_j N_j / exp(m)
+        s[:] = e[0]
+        for j in range(1, k):
+            s += e[j]
+        nll = 0.0
+        for d in range(nz):
+            nll -= m[d] + math.log(s[d])
+        total += w * nll
+        for d in range(nz):
+            s[d], se[d] = w / s[d], w / se[d]
+        for j in range(k):
+            for d in range(nz):
+                wr = e[j, d] * s[d]                               # w r, r the posterior of j
+                dr[d * k + j] = e1[j, d] * se[d] - wr             # w (pi - r)
+                dr[zk + d * k + j] = -wr * u[j, d] * inv_sigma[j, d]  # -w r u / sigma
+                dr[2 * zk + d * k + j] = -wr * (u[j, d] * u[j, d] - 1)  # -w r (u^2 - 1)
     return total
 
 
@@ -167,6 +193,8 @@ def mdn_loss(y, z, wz, nz, k, dy):
     and writes its gradient to dy[:, :3ZK] (R, n_out): w (pi - r), -w r u / sigma, -w r (u^2 - 1)
     with r the posterior over components and w = wz_r."""
     assert y.shape == dy.shape and z.shape == (len(y), nz) and wz.shape == (len(y),)
+    if y.dtype != np.float32:                                     # float64: the gradient checks
+        return mdn_loss_numpy(y, z, wz, nz, k, dy)
     return _mdn_loss(y, z, wz, nz, k, dy)
 
 
