@@ -71,10 +71,23 @@ def forward(p, cfg: MDNRNNConfig, z, a, restart=None, carry=None):
     hs, hT, cT = lstm(x, Tensor(h0), Tensor(c0), p["lstm.wx"], p["lstm.wh"], p["lstm.b"], restart)
     if carry is not None:                                            # hs (N, T, H)
         carry[:] = [hT.data, cT.data]
-    # hs is stored time-major: the head runs as one GEMM over all (T, N) rows without a copy, and
-    # y comes back as an (N, T, n_out) view of time-major storage (head_loss keeps that layout)
-    y = hs.transpose(1, 0, 2) @ p["mdn.w"] + p["mdn.b"]              # (T, N, n_out)
-    return y.transpose(1, 0, 2)                                      # (N, T, n_out)
+    # hs is stored time-major: the head runs on it without a copy, and y comes back as an
+    # (N, T, n_out) view of time-major storage (head_loss keeps that layout)
+    return _head(hs.transpose(1, 0, 2), p["mdn.w"], p["mdn.b"]).transpose(1, 0, 2)
+
+
+def _head(hs, w, b):
+    """y = hs @ w + b over all rows as one GEMM, the bias added in place (one pass less over M's
+    largest array than `hs @ w + b`). hs (T, N, H) Tensor, w (H, n_out), b (n_out,) -> (T, N, n_out)."""
+    x2 = hs.data.reshape(-1, hs.shape[-1])                           # (T N, H), a view
+    y = x2 @ w.data
+    y += b.data
+    def backward(g):                                                 # g (T, N, n_out)
+        g2 = g.reshape(len(x2), -1)
+        hs._accum((g2 @ w.data.T).reshape(hs.shape))
+        w._accum(x2.T @ g2)
+        b._accum(g2.sum(axis=0))
+    return hs._make(y.reshape(*hs.shape[:-1], -1), (hs, w, b), backward)
 
 
 def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
