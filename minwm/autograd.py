@@ -282,7 +282,8 @@ def lstm(x, h0, c0, wx, wh, b, reset=None):
     outs = [None, None, None]
     def backward(ghs):  # one backward for all three outputs: it reads hT's and cT's grads too
         dx, dh0, dc0, dwx, dwh, db = lstm_ops.lstm_backward(
-            np.zeros_like(hs) if ghs is None else ghs, outs[1].grad, outs[2].grad, cache)
+            np.zeros_like(hs) if ghs is None else ghs, outs[1].grad, outs[2].grad, cache,
+            need_dx=x.requires_grad)
         x._accum(dx); h0._accum(dh0); c0._accum(dc0); wx._accum(dwx); wh._accum(dwh); b._accum(db)
     outs[0] = x._make(hs, (x, h0, c0, wx, wh, b), backward)
     if not outs[0].requires_grad:

@@ -13,49 +13,20 @@ Reset mask: where reset[n, t] = 1 (the first frame of a new episode inside a Doo
 sequence) the incoming state (h_{t-1}, c_{t-1}) of row n is zeroed before the step, so no
 memory leaks across episodes. The gradient of that zeroing is zero, handled the same way.
 
-Batch-first at the interface (N, T, .), time-major inside so each step touches contiguous rows.
-The input projection x @ wx and the weight gradients are one large matmul over all T steps; only
-h @ wh must run step by step; its gate math runs in place on preallocated buffers.
+Batch-first at the interface (N, T, .), time-major inside so each step touches contiguous rows
+(hs comes back as an (N, T, H) view of time-major storage, and a gradient arriving in the same
+layout is used without a copy). Everything that does not depend on the previous step is one large
+matmul over all T steps: the input projection x @ wx, and in the backward dwx, dwh and dx. Only
+h @ wh must run step by step, into a preallocated buffer, followed by the fused gate math of
+minwm.train_kernels.
+
+Memory: the cache holds the activations [i, f, g, o] (T, N, 4H), written over the input
+projection in place, and the backward overwrites them with the gates' gradients: one (T, N, 4H)
+array for the whole step, so a cache serves one lstm_backward.
 """
 import numpy as np
-from numba import njit
 
-
-def _cell_forward(gates, c_prev, act, c, tanh_c, h):
-    """gates (N, 4H) pre-activations -> act (N, 4H) = [i, f, g, o]; c, tanh_c, h (N, H); in place.
-
-    NumPy, not Numba: its SIMD float32 exp/tanh are ~10x faster than scalar libm calls in a loop."""
-    H = c.shape[1]
-    for lo, hi in ((0, 2 * H), (3 * H, 4 * H)):              # i, f and o: sigmoid
-        a = act[:, lo:hi]
-        np.negative(gates[:, lo:hi], out=a)
-        np.exp(a, out=a)
-        a += 1
-        np.reciprocal(a, out=a)
-    np.tanh(gates[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])  # g: tanh
-    np.multiply(act[:, H:2 * H], c_prev, out=c)              # c = f * c_prev + i * g
-    c += act[:, :H] * act[:, 2 * H:3 * H]
-    np.tanh(c, out=tanh_c)
-    np.multiply(act[:, 3 * H:], tanh_c, out=h)               # h = o * tanh(c)
-
-
-@njit(cache=True, fastmath=True)
-def _cell_backward(dh, dc, act, c_prev, tanh_c, dgates):
-    """dh, dc (N, H): gradients reaching h_t and c_t. Writes dgates (N, 4H) (pre-activation) and
-    overwrites dc with the gradient reaching c_{t-1}. Pure arithmetic: one fused Numba loop."""
-    N, H = dh.shape
-    one = dh.dtype.type(1)
-    for n in range(N):
-        a, d = act[n], dgates[n]
-        for j in range(H):
-            i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
-            tc = tanh_c[n, j]
-            dct = dc[n, j] + dh[n, j] * o * (one - tc * tc)
-            d[j] = dct * g * i * (one - i)                     # d i
-            d[H + j] = dct * c_prev[n, j] * f * (one - f)      # d f
-            d[2 * H + j] = dct * i * (one - g * g)             # d g
-            d[3 * H + j] = dh[n, j] * tc * o * (one - o)       # d o
-            dc[n, j] = dct * f
+from minwm.train_kernels import lstm_cell_backward, lstm_cell_forward
 
 
 def lstm_forward(x, h0, c0, wx, wh, b, reset=None):
@@ -65,46 +36,45 @@ def lstm_forward(x, h0, c0, wx, wh, b, reset=None):
     H = wh.shape[0]
     dt = x.dtype
     xs = np.ascontiguousarray(x.transpose(1, 0, 2))          # (T, N, D)
-    gx = (xs.reshape(T * N, D) @ wx).reshape(T, N, 4 * H)    # (T, N, 4H) input part of the gates
-    gx += b
-    keep = (np.ones((T, N, 1), dt) if reset is None
-            else (1 - np.asarray(reset, dt)).T[:, :, None])  # (T, N, 1) 0 where state is zeroed
+    act = (xs.reshape(T * N, D) @ wx).reshape(T, N, 4 * H)   # (T, N, 4H) x_t @ wx, then activations
+    keep = (np.ones((T, N), dt) if reset is None
+            else np.ascontiguousarray((1 - np.asarray(reset, dt)).T))  # (T, N) 0 where state is zeroed
     h_prev = np.empty((T, N, H), dt)   # the (masked) state each step actually saw
     c_prev = np.empty((T, N, H), dt)
-    act = np.empty((T, N, 4 * H), dt)
     tanh_c = np.empty((T, N, H), dt)
     hs = np.empty((T, N, H), dt)
-    h, c = h0.astype(dt), c0.astype(dt)
+    hw = np.empty((N, 4 * H), dt)      # h_{t-1} @ wh, one buffer for every step
+    h, c = h0.astype(dt), c0.astype(dt)                      # c: a copy, updated in place
     for t in range(T):
-        h_prev[t] = h * keep[t]
-        c_prev[t] = c * keep[t]
-        gates = gx[t]
-        gates += h_prev[t] @ wh                              # (N, 4H)
-        c = np.empty((N, H), dt)
-        _cell_forward(gates, c_prev[t], act[t], c, tanh_c[t], hs[t])
+        np.multiply(h, keep[t, :, None], out=h_prev[t])
+        np.multiply(c, keep[t, :, None], out=c_prev[t])
+        np.matmul(h_prev[t], wh, out=hw)                     # (N, 4H)
+        lstm_cell_forward(act[t], hw, b, c_prev[t], c, tanh_c[t], hs[t])
         h = hs[t]
-    cache = (xs, keep, h_prev, c_prev, act, tanh_c, wx, wh)
+    cache = [xs, keep, h_prev, c_prev, act, tanh_c, wx, wh]
     return hs.transpose(1, 0, 2), h.copy(), c, cache
 
 
-def lstm_backward(dhs, dhT, dcT, cache):
-    """dhs (N, T, H), dhT dcT (N, H) or None -> dx (N, T, D), dh0, dc0 (N, H), dwx, dwh, db."""
+def lstm_backward(dhs, dhT, dcT, cache, need_dx=True):
+    """dhs (N, T, H), dhT dcT (N, H) or None -> dx (N, T, D) (None unless need_dx), dh0, dc0 (N, H),
+    dwx, dwh, db. Consumes the cache (its activations become the gates' gradients)."""
+    assert cache, "lstm_backward consumes its cache: run lstm_forward again"
     xs, keep, h_prev, c_prev, act, tanh_c, wx, wh = cache
+    cache.clear()
     T, N, D = xs.shape
     H = wh.shape[0]
     dt = xs.dtype
-    dhs = np.ascontiguousarray(dhs.transpose(1, 0, 2))       # (T, N, H)
+    dhs = np.ascontiguousarray(dhs.transpose(1, 0, 2), dt)   # (T, N, H), no copy if time-major
     dh_next = np.zeros((N, H), dt) if dhT is None else dhT.astype(dt)
-    dc = np.zeros((N, H), dt) if dcT is None else dcT.astype(dt).copy()
-    dgates = np.empty((T, N, 4 * H), dt)
+    dc = np.zeros((N, H), dt) if dcT is None else dcT.astype(dt)
+    dgates = act                                             # (T, N, 4H), filled step by step
     for t in range(T - 1, -1, -1):
-        dh = dhs[t] + dh_next
-        _cell_backward(dh, dc, act[t], c_prev[t], tanh_c[t], dgates[t])
-        dh_next = (dgates[t] @ wh.T) * keep[t]               # (N, H) through the reset mask
-        dc *= keep[t]
+        lstm_cell_backward(dhs[t], dh_next, keep[t], dc, dgates[t], c_prev[t], tanh_c[t])
+        np.matmul(dgates[t], wh.T, out=dh_next)              # (N, H) gradient reaching h_prev[t]
+        dh_next *= keep[t, :, None]                          # ... and h_{t-1}, through the reset mask
     dg2 = dgates.reshape(T * N, 4 * H)
     dwx = xs.reshape(T * N, D).T @ dg2                       # (D, 4H)
     dwh = h_prev.reshape(T * N, H).T @ dg2                   # (H, 4H)
     db = dg2.sum(axis=0)
-    dx = (dg2 @ wx.T).reshape(T, N, D).transpose(1, 0, 2)    # (N, T, D)
+    dx = (dg2 @ wx.T).reshape(T, N, D).transpose(1, 0, 2) if need_dx else None  # (N, T, D)
     return dx, dh_next, dc, dwx, dwh, db

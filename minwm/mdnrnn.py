@@ -21,9 +21,7 @@ import numpy as np
 
 from minwm import formats
 from minwm.autograd import Tensor, concat, lstm
-from minwm.kernels import mdn_head
-
-LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
+from minwm.train_kernels import mdn_loss
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,23 @@ def forward(p, cfg: MDNRNNConfig, z, a, restart=None, carry=None):
     hs, hT, cT = lstm(x, Tensor(h0), Tensor(c0), p["lstm.wx"], p["lstm.wh"], p["lstm.b"], restart)
     if carry is not None:                                            # hs (N, T, H)
         carry[:] = [hT.data, cT.data]
-    return hs @ p["mdn.w"] + p["mdn.b"]                              # (N, T, n_out)
+    # hs is stored time-major: the head runs on it without a copy, and y comes back as an
+    # (N, T, n_out) view of time-major storage (head_loss keeps that layout)
+    return _head(hs.transpose(1, 0, 2), p["mdn.w"], p["mdn.b"]).transpose(1, 0, 2)
+
+
+def _head(hs, w, b):
+    """y = hs @ w + b over all rows as one GEMM, the bias added in place (one pass less over M's
+    largest array than `hs @ w + b`). hs (T, N, H) Tensor, w (H, n_out), b (n_out,) -> (T, N, n_out)."""
+    x2 = hs.data.reshape(-1, hs.shape[-1])                           # (T N, H), a view
+    y = x2 @ w.data
+    y += b.data
+    def backward(g):                                                 # g (T, N, n_out)
+        g2 = g.reshape(len(x2), -1)
+        hs._accum((g2 @ w.data.T).reshape(hs.shape))
+        w._accum(x2.T @ g2)
+        b._accum(g2.sum(axis=0))
+    return hs._make(y.reshape(*hs.shape[:-1], -1), (hs, w, b), backward)
 
 
 def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
@@ -83,46 +97,38 @@ def head_loss_forward(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
     y (N, T, n_out), z_next (N, T, Z), done (N, T) 0/1 or None, mask (N, T) 0/1 or None (0 where
     z_next is not the next frame of the same episode) -> (z_loss, done_loss, cache)
         z_loss    = mean_{n,t,j over mask} -logsumexp_k(logpi_k - u_k^2 / 2 - logsigma_k - log(2 pi) / 2),
-                    u_k = (z_j - mu_k) / sigma_k
+                    u_k = (z_j - mu_k) / sigma_k,  logpi = log_softmax_k(logits)
         done_loss = mean_{n,t} (1 + (w - 1) d) [d softplus(-x) + (1 - d) softplus(x)],  w = 10
+    The gradient is computed in the same pass (train_kernels.mdn_loss) and cached for the backward.
     """
-    logpi, mu, logsigma, _ = mdn_head(y, cfg.nz, cfg.k)         # (N, T, Z, K)
-    inv_sigma = np.exp(-logsigma)
-    u = (z_next[..., None] - mu) * inv_sigma
-    lp = logpi - 0.5 * u * u - logsigma - LOG_SQRT_2PI           # log pi_k N(z; mu_k, sigma_k)
-    m = lp.max(axis=-1, keepdims=True)
-    e = np.exp(lp - m)
-    s = e.sum(axis=-1, keepdims=True)
+    y = np.asarray(y)
+    swap = y.ndim == 3 and not y.flags.c_contiguous and y.swapaxes(0, 1).flags.c_contiguous
+    if swap:                                                         # y time-major (M's forward):
+        y, z_next, done, mask = (None if v is None else np.swapaxes(np.asarray(v), 0, 1)
+                                 for v in (y, z_next, done, mask))   # work on (T, N, .) views
+    rows = np.ascontiguousarray(y).reshape(-1, y.shape[-1])          # (R, n_out), R = N T
     wz = np.ones(y.shape[:-1], y.dtype) if mask is None else np.asarray(mask, y.dtype)
-    wz = wz / (max(wz.sum(), 1) * cfg.nz)                        # (N, T) weight of each nll term
-    z_loss = -np.sum((m + np.log(s))[..., 0] * wz[..., None])
-    resp = e / s                                                 # posterior over components
-    done_loss, ddone = 0.0, None
+    wz = wz / (max(wz.sum(), 1) * cfg.nz)                            # weight of each nll term
+    dy = np.empty_like(rows)                                         # d(z_loss + done_loss) / dy
+    z_loss = mdn_loss(rows, np.ascontiguousarray(z_next, y.dtype).reshape(len(rows), cfg.nz),
+                      np.ascontiguousarray(wz).reshape(-1), cfg.nz, cfg.k, dy)
+    done_loss = 0.0
     if cfg.done:
-        x, d = y[..., -1], np.asarray(done, y.dtype)
+        x, d = rows[:, -1], np.asarray(done, y.dtype).reshape(-1)
         w = 1 + (cfg.done_pos_weight - 1) * d
-        sp = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))     # softplus(x)
-        done_loss = (w * (sp - d * x)).mean()                    # softplus(-x) = softplus(x) - x
-        ddone = w * (1 / (1 + np.exp(-x)) - d) / x.size
-    return float(z_loss), float(done_loss), (logpi, inv_sigma, u, resp, wz, ddone, y.shape)
+        sp = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))         # softplus(x)
+        done_loss = (w * (sp - d * x)).mean()                        # softplus(-x) = softplus(x) - x
+        dy[:, -1] = w * (1 / (1 + np.exp(-x)) - d) / x.size
+    dy = dy.reshape(y.shape)
+    return float(z_loss), float(done_loss), dy.swapaxes(0, 1) if swap else dy
 
 
 def head_loss_backward(dloss, cache, cfg: MDNRNNConfig):
-    """dloss: gradient of (z_loss + done_loss) -> dy (N, T, n_out). With r = resp, pi = exp(logpi),
-    c = dloss * wz (wz the weight of each term in the mean):
-        dlogits = -c (r - pi),  dmu = -c r u / sigma,  dlogsigma = -c r (u^2 - 1)."""
-    logpi, inv_sigma, u, resp, wz, ddone, shape = cache
-    c = (dloss * wz)[..., None, None]                             # (N, T, 1, 1)
-    ZK = cfg.nz * cfg.k
-    dy = np.empty(shape, resp.dtype)
-    flat = shape[:-1] + (ZK,)
-    dy[..., :ZK] = (c * (np.exp(logpi) - resp)).reshape(flat)  # -c (r - pi)
-    cr = -c * resp
-    dy[..., ZK:2 * ZK] = (cr * u * inv_sigma).reshape(flat)
-    dy[..., 2 * ZK:3 * ZK] = (cr * (u * u - 1)).reshape(flat)
-    if cfg.done:
-        dy[..., -1] = dloss * ddone
-    return dy
+    """dloss: gradient of (z_loss + done_loss) -> dy (N, T, n_out), y's layout. With r = resp,
+    pi = exp(logpi), c = dloss * wz (wz the weight of each term in the mean):
+        dlogits = -c (r - pi),  dmu = -c r u / sigma,  dlogsigma = -c r (u^2 - 1);
+    the forward pass computed it for dloss = 1."""
+    return cache if dloss == 1 else cache * cache.dtype.type(dloss)
 
 
 def head_loss(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
