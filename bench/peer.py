@@ -70,6 +70,7 @@ def worker(name, steps):
     """Runs in its own process: minwm's benchmark of one workload (bench/core.py), one JSON line."""
     sys.path.insert(0, HERE)
     import core
+
     from minwm import mdnrnn
     mon = CpuMonitor().start()
     if name == "v-train":
@@ -85,7 +86,7 @@ def worker(name, steps):
 
 def run(cmd, env_extra):
     env = dict(os.environ, **env_extra)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # failure reported below
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -135,7 +136,7 @@ def main():
     for name in args.only.split(","):
         unit = WORKLOADS[name][3]
         runs = {"minwm": [], "stock": [], "tuned": []}
-        def show(who, r):
+        def show(who, r, runs=runs, name=name, unit=unit):
             runs[who].append(r)
             print(f"{name:12s} {who:6s} {r[0]:10,.0f} {unit:12s} foreign {r[1]:.2f}  "
                   f"peak RSS {r[2]:,.0f} MB", flush=True)
