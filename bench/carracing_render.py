@@ -29,7 +29,7 @@ import gymnasium
 import numpy as np
 import pygame
 
-from minwm import carracing_fast, rollouts
+from minwm import carracing, carracing_fast
 
 
 class NoFrame(carracing_fast.FastCarRacing):
@@ -81,7 +81,7 @@ def identity(policy, seed, steps, stock, fast):
     """One episode of both envs in lock step -> observations compared, mismatching pixels, largest
     channel difference, reward or termination mismatches."""
     rng = np.random.default_rng(seed)
-    brownian = rollouts.brownian_actions(rng, steps)
+    brownian = carracing.brownian_actions(rng, steps)
     o1, _ = stock.reset(seed=seed)
     o2, _ = fast.reset(seed=seed)
     n = bad_pixels = worst = bad_other = 0
