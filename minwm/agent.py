@@ -45,9 +45,9 @@ def episode(env, v, m, ccfg, theta, seed, record=False, edit=None, patience=0):
 
 
 def _build(env_name, vae_path, m_path, max_steps, patience):
-    s = spec(env_name)
-    return dict(env=s.make(s.steps(max_steps)), v=infer.load_vae(vae_path), m=infer.load_mdnrnn(m_path),
-                patience=patience)
+    # the weights first: a bad file fails before a game engine is started (and torn down again)
+    v, m, s = infer.load_vae(vae_path), infer.load_mdnrnn(m_path), spec(env_name)
+    return dict(env=s.make(s.steps(max_steps)), v=v, m=m, patience=patience)
 
 
 def _run(w, task):
