@@ -73,14 +73,21 @@ def mdn_flops_per_step(cfg):
     return 2 * 3 * ((cfg.n_in + cfg.hidden) * 4 * cfg.hidden + cfg.hidden * cfg.n_out)
 
 
-def bench_mdnrnn(cfg, T, steps, batch=100):
-    rng = np.random.default_rng(0)
-    p = mdnrnn.init_params(cfg, rng)
-    opt = Adam(p.values(), lr=1e-3)
+def synthetic_m_batch(cfg, T, batch, rng):
+    """M's training inputs of the benchmark's shape: z (N, T+1, Z), a (N, T, A), restart and done
+    flags (N, T) at Doom's rate of ~1 in 200 (None where M has no such input or head)."""
     z = rng.standard_normal((batch, T + 1, cfg.nz)).astype(np.float32)
     a = rng.uniform(-1, 1, (batch, T, cfg.na)).astype(np.float32)
     restart = (rng.random((batch, T)) < 0.005).astype(np.float32) if cfg.restart else None
     done = (rng.random((batch, T)) < 0.005).astype(np.float32) if cfg.done else None
+    return z, a, restart, done
+
+
+def bench_mdnrnn(cfg, T, steps, batch=100):
+    rng = np.random.default_rng(0)
+    p = mdnrnn.init_params(cfg, rng)
+    opt = Adam(p.values(), lr=1e-3)
+    z, a, restart, done = synthetic_m_batch(cfg, T, batch, rng)
 
     def step():
         opt.zero_grad()

@@ -16,6 +16,7 @@ import pstats
 import time
 
 import numpy as np
+from core import synthetic_m_batch  # bench/core.py: the same synthetic inputs
 
 from minwm import mdnrnn
 from minwm.optim import Adam, clip_grad_value
@@ -38,10 +39,7 @@ def profile(size, batch, seq, top):
     rng = np.random.default_rng(0)
     p = mdnrnn.init_params(cfg, rng)
     opt = Adam(p.values(), lr=1e-3)
-    z = rng.standard_normal((N, T + 1, cfg.nz)).astype(np.float32)
-    a = rng.uniform(-1, 1, (N, T, cfg.na)).astype(np.float32)
-    restart = (rng.random((N, T)) < 0.005).astype(np.float32) if cfg.restart else None
-    done = (rng.random((N, T)) < 0.005).astype(np.float32) if cfg.done else None
+    z, a, restart, done = synthetic_m_batch(cfg, T, N, rng)
     parts = {}
 
     def step():
