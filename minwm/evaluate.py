@@ -13,12 +13,13 @@ from minwm.config import Config, spec
 
 
 def agent_files(cfg: Config):
-    """The run's V and M (paths, checked) and C -> vae_path, m_path, ccfg, theta, info."""
+    """The run's agent, every file checked here (a clear error, not one inside a worker):
+    -> vae_path, m_path, v (infer.VAE), m (infer.MDNRNN), ccfg, theta, info."""
     vae_path, m_path = cfg.path / "vae.npz", cfg.path / "mdnrnn.npz"
-    infer.load_vae(vae_path, f"minwm train-vae {cfg.env}")        # clear errors here, not in a worker
-    infer.load_mdnrnn(m_path, f"minwm train-rnn {cfg.env}")
+    v = infer.load_vae(vae_path, f"minwm train-vae {cfg.env}")
+    m = infer.load_mdnrnn(m_path, f"minwm train-rnn {cfg.env}")
     ccfg, theta, info = formats.read_controller(cfg.path / "controller.npz", f"minwm evolve {cfg.env}")
-    return vae_path, m_path, ccfg, theta, info
+    return vae_path, m_path, v, m, ccfg, theta, info
 
 
 def histogram(scores, path, title, xlabel):
@@ -59,7 +60,7 @@ def _finished(partial, agent):
 
 def _evaluate(cfg, out):
     from minwm.agent import Agents
-    vae_path, m_path, ccfg, theta, info = agent_files(cfg)
+    vae_path, m_path, _, _, ccfg, theta, info = agent_files(cfg)
     seeds = [cfg.evaluate.seed + i for i in range(cfg.evaluate.trials)]
     # Finished episodes go to a side file as they end, so a killed evaluate loses only the
     # episodes under way; they count only for the same agent (its files' digests) and cap.

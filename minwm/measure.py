@@ -98,8 +98,7 @@ def _measure(cfg: Config):
     if not s.m_done:
         raise ValueError(f"measure compares the dream's episode ends with the game's: {cfg.env}'s M "
                          f"has no done head")
-    vae_path, m_path, ccfg, theta, _ = agent_files(cfg)
-    m = infer.load_mdnrnn(m_path)
+    vae_path, m_path, _, m, ccfg, theta, _ = agent_files(cfg)
     mu0, logvar0 = formats.read_starts(cfg.path / "series.npz", f"minwm encode {cfg.env}")
     dcfg, cap = dream_config(cfg), s.steps(cfg.evaluate.max_steps)
     rng = np.random.default_rng(mc.seed)

@@ -48,13 +48,12 @@ def play(cfg: Config, out=None, seed=None):
     """play: one episode of the agent in the real game -> GIF of what V saw beside what V made of it."""
     from minwm.agent import episode
     from minwm.config import spec
-    vae_path, m_path, ccfg, theta, _ = agent_files(cfg)
+    _, _, vae, m, ccfg, theta, _ = agent_files(cfg)
     s = spec(cfg.env)
     env = s.make(s.steps(cfg.evaluate.max_steps))
-    vae = infer.load_vae(vae_path)
     try:
         seed = cfg.evaluate.seed if seed is None else seed
-        r = episode(env, vae, infer.load_mdnrnn(m_path), ccfg, theta, seed, record=True)
+        r = episode(env, vae, m, ccfg, theta, seed, record=True)
         score, frames = float(r["rewards"].sum()), r["frames"]
     finally:
         env.close()
@@ -67,13 +66,13 @@ def play(cfg: Config, out=None, seed=None):
 
 def dream_gif(cfg: Config, out=None, seed=0):
     """dream: one rollout of the agent inside M's dream at temperature tau, decoded by V -> GIF."""
-    vae_path, m_path, ccfg, theta, _ = agent_files(cfg)
+    _, _, vae, m, ccfg, theta, _ = agent_files(cfg)
     mu0, logvar0 = formats.read_starts(cfg.path / "series.npz", f"minwm encode {cfg.env}")
     dcfg = dream_config(cfg)
-    rewards, zs = dream(infer.load_mdnrnn(m_path), ccfg, theta, mu0, logvar0, dcfg,
+    rewards, zs = dream(m, ccfg, theta, mu0, logvar0, dcfg,
                         np.random.default_rng(seed), count=1, record=True)
     out = Path(out or cfg.path / "dream.gif")
-    save_gif(dream_frames(infer.load_vae(vae_path), zs[0]), out, colors=32)   # smooth: 32 will do
+    save_gif(dream_frames(vae, zs[0]), out, colors=32)   # smooth: 32 will do
     print(f"dreamed {int(rewards[0])} steps at tau {dcfg.tau} -> {out}")
     return out
 
