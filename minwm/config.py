@@ -142,6 +142,8 @@ class Measure:
     dream_rollouts: int = 1024     # dream rollouts per controller (evolve scores C over 1,024)
     record: int = 200              # real episodes of C on which M's losses are measured
     seed: int = 0                  # the samples' and the dreams' seed
+    controller: str = ""           # C's file to measure around: "" the run's own; a fixed one
+                                   # (e.g. the shipped C) compares variants of M before evolving C
 
 
 @dataclass(frozen=True)

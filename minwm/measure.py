@@ -1,7 +1,8 @@
 """Stage measure: does M's dream predict the real game? A check cheap enough for every variant of M,
 before hours of evolution in its dream (for environments whose C is trained in the dream).
 
-    controllers   the run's C and `controllers - 1` CMA-like samples around it (theta + sigma eps)
+    controllers   the run's C (or measure.controller's, the same for every variant of M) and
+                  `controllers - 1` CMA-like samples around it (theta + sigma eps)
     survival      each controller's share of episodes alive after 200 / 500 / 800 / 1,200 / 1,600
                   steps and mean length: in the dream (dream_rollouts, at evolve.tau) and in the
                   real game (episodes, seeds from measure.seed); the rank correlation of the two means
@@ -17,6 +18,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+from tqdm import tqdm
 
 from minwm import encode, formats, infer, runs
 from minwm.config import MEASURE_SEED, Config, spec
@@ -99,6 +101,8 @@ def _measure(cfg: Config):
         raise ValueError(f"measure compares the dream's episode ends with the game's: {cfg.env}'s M "
                          f"has no done head")
     vae_path, m_path, _, m, ccfg, theta, _ = agent_files(cfg)
+    if mc.controller:
+        ccfg, theta, _ = formats.read_controller(mc.controller, "measure.controller=PATH/controller.npz")
     mu0, logvar0 = formats.read_starts(cfg.path / "series.npz", f"minwm encode {cfg.env}")
     dcfg, cap = dream_config(cfg), s.steps(cfg.evaluate.max_steps)
     rng = np.random.default_rng(mc.seed)
@@ -109,12 +113,14 @@ def _measure(cfg: Config):
     from minwm.agent import Agents
     agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap)
     try:
-        real = [agents.map([(ccfg, th, sd) for sd in seeds]) for th in thetas]       # steps survived
+        real = [_real(agents, ccfg, th, seeds, f"measure: controller {i + 1}/{len(thetas)} in the game")
+                for i, th in enumerate(thetas)]                                 # steps survived
         record = _recorded(cfg, agents, ccfg, theta)
     finally:
         agents.close()
     dreamed = [dream(m, ccfg, th, mu0, logvar0, dcfg, np.random.default_rng(mc.seed + i),
-                     count=mc.dream_rollouts) for i, th in enumerate(thetas)]
+                     count=mc.dream_rollouts)
+               for i, th in enumerate(tqdm(thetas, desc="measure: the same in the dream", unit="C"))]
     series, _ = formats.read_series(record / "series.npz", f"minwm measure {cfg.env}")
     z_nll, done_loss = m_losses(m, series, np.random.default_rng(0), cap)
 
@@ -135,13 +141,21 @@ def _measure(cfg: Config):
     return cfg.path / "measure.json"
 
 
+def _real(agents, ccfg, theta, seeds, desc):
+    """Steps survived in the game on each seed (in seed order), with a progress bar."""
+    got = dict(tqdm(agents.scores([(ccfg, theta, s) for s in seeds]), total=len(seeds), desc=desc,
+                    unit="episode"))
+    return np.array([got[s] for s in seeds])
+
+
 def _recorded(cfg, agents, ccfg, theta):
     """The run's C's real episodes, recorded and encoded once in run_dir/measure/ (a run of its own:
     same V, its own rollouts and series)."""
     mcfg = replace(cfg, run_dir=str(cfg.path / "measure"))
     seeds = [MEASURE_SEED + 500_000 + j for j in range(cfg.measure.record)]
     todo = [s for s in seeds if not formats.rollout_path(mcfg.path / "rollouts", s).exists()]
-    for r in agents.record([(ccfg, theta, s) for s in todo]):
+    for r in tqdm(agents.record([(ccfg, theta, s) for s in todo]), total=len(todo),
+                  desc="measure: recording C's episodes", unit="episode"):
         formats.write_rollout(formats.rollout_path(mcfg.path / "rollouts", int(r["seed"])), r)
     vae = mcfg.path / "vae.npz"
     if not vae.exists():
