@@ -274,11 +274,12 @@ def conv_transpose2d(x, w, b, stride):
     return x._make(out, (x, w, b), backward)
 
 
-def lstm(x, h0, c0, wx, wh, b, reset=None):
+def lstm(x, h0, c0, wx, wh, b, reset=None, keep_h=None):
     """x (N, T, D), h0 c0 (N, H) -> hs (N, T, H), hT (N, H), cT (N, H). reset (N, T) 0/1 array
-    zeroes the incoming state where an episode starts. Gate order and layout: see lstm.py."""
+    zeroes the incoming state where an episode starts; keep_h (N, H) array, recurrent dropout.
+    Gate order, layout and dropout: see lstm.py."""
     hs, hT, cT, cache = lstm_ops.lstm_forward(x.data, h0.data, c0.data, wx.data, wh.data, b.data,
-                                              reset)
+                                              reset, keep_h)
     outs = [None, None, None]
     def backward(ghs):  # one backward for all three outputs: it reads hT's and cT's grads too
         dx, dh0, dc0, dwx, dwh, db = lstm_ops.lstm_backward(

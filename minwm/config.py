@@ -96,6 +96,7 @@ class TrainM:
     val_share: float = 0.0         # share of windows held out; their losses logged each epoch
     carry_state: bool = False      # stateful windows: the LSTM state carries from one window to
                                    # the next of the same lane (truncated BPTT over whole episodes)
+    dropout: float = 0.0           # Dropout's Dream Land trained M with 0.05 on z and h_{t-1}
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Evolve:
     early_stop: int = 0            # real-env training only: end an episode after N consecutive
                                    # steps of negative reward (0: off, as the paper; evaluate never)
     init: str = ""                 # start CMA-ES at this controller.npz's theta (iterative procedure)
+    dream_dropout: float = 0.0     # Dropout's Dream Land: M's dropout in the dream, a mask per
+                                   # rollout (their best Doom C: 0.1, with M trained at 0.05)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,11 @@ For every rollout (the original's DoomCoverRNNEnv, batched):
             z_{t+1} ~ the mixture from h_{t+1} at temperature tau              (M's head)
             reward +1; done if the done logit > 0 (p > 0.5, not sampled) or t + 1 = the cap
 
+With dropout p > 0 (Dropout's Dream Land, Wellmer & Kwok 2021): at reset each rollout draws one
+inverted-dropout mask (0 with probability p, else 1 / (1 - p)) over z and h, kept for all its
+steps, and M's step sees [z_t * m_z, a_t, restart_t] and h_t * m_h where they enter the gates; C,
+the head and the next step read the unmasked z and h. The real agent (minwm.agent) never drops.
+
 The reward of a rollout is the number of steps it survived, the step that ends it included.
 A whole CMA-ES population times its rollouts is one batch, each row with its own controller.
 
@@ -25,19 +30,21 @@ import numpy as np
 from minwm import controller as C
 from minwm.config import spec
 from minwm.infer import MDNRNN, VAE, decode
-from minwm.kernels import lstm_step, mdn_sample
+from minwm.kernels import dropout_keep, lstm_step, mdn_sample
 
 
 @dataclass(frozen=True)
 class DreamConfig:
     tau: float                 # temperature (paper, Doom: 1.15; the original code used 1.25)
     max_steps: int             # the real environment's cap (Take Cover: 2100, as DoomRNN)
+    dropout: float = 0.0       # M's dropout rate in the dream (Dropout's Dream Land's best: 0.1)
 
 
 def dream_config(cfg):
-    """The dream of a run's config (minwm.config.Config): evolve.tau, and the environment's cap
-    unless evolve.max_steps says otherwise."""
-    return DreamConfig(tau=cfg.evolve.tau, max_steps=spec(cfg.env).steps(cfg.evolve.max_steps))
+    """The dream of a run's config (minwm.config.Config): evolve.tau, evolve.dream_dropout, and
+    the environment's cap unless evolve.max_steps says otherwise."""
+    return DreamConfig(tau=cfg.evolve.tau, max_steps=spec(cfg.env).steps(cfg.evolve.max_steps),
+                       dropout=cfg.evolve.dream_dropout)
 
 
 def dream(m: MDNRNN, ccfg: C.ControllerConfig, theta, mu0, logvar0, cfg: DreamConfig,
@@ -68,18 +75,22 @@ def dream(m: MDNRNN, ccfg: C.ControllerConfig, theta, mu0, logvar0, cfg: DreamCo
     xh[:, :nz] = mu0[e] + np.exp(0.5 * logvar0[e]) * rng.standard_normal((B, nz), dtype=np.float32)
     if m.restart:
         xh[:, nz + na] = 1.0
+    keep = None
+    if cfg.dropout:                                                     # one mask per rollout
+        keep = dropout_keep(rng, (B, D + H), cfg.dropout)               # (B, D + H) over [x, h]
+        keep[:, nz:D] = 1.0                                             # a and restart: never
     zs = None
     if record:
         zs = np.full((B, cfg.max_steps + 1, nz), np.nan, np.float32)
         zs[:, 0] = xh[:, :nz]
 
-    state = (xh, c) if shared else (xh, c, theta)                       # arrays whose rows move
+    state = ((xh, c) if shared else (xh, c, theta)) + (() if keep is None else (keep,))  # rows move
     n = B
     for t in range(cfg.max_steps):
         x, z, h, cn = xh[:n], xh[:n, :nz], xh[:n, D:], c[:n]
         a = C.act(ccfg, theta if shared else theta[:n], z, h, cn)       # (n, A)
         xh[:n, nz:nz + na] = C.m_action(ccfg, a)
-        lstm_step(x, cn, None, m.w, m.b, gates[:n])                     # h <- h', c <- c'
+        lstm_step(x, cn, None, m.w, m.b, gates[:n], None if keep is None else keep[:n])  # h <- h'
         np.matmul(h, m.w_mdn, out=y[:n])                                # (n, 3ZK + done)
         rng.random(dtype=np.float32, out=u[:n])
         rng.standard_normal(dtype=np.float32, out=eps[:n])

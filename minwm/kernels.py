@@ -95,26 +95,38 @@ def lstm_cell(gates, b, c, out, col=0):
     _lstm_cell(gates, b, c, out, col)
 
 
-def lstm_step(xh, c, restart, w, b, gates):
+def dropout_keep(rng, shape, rate):
+    """An inverted-dropout mask (Keras's K.dropout, which Dropout's Dream Land used): each element
+    0 with probability rate, else 1 / (1 - rate), so the expected input is unchanged. float32."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout rate {rate}: give a rate in [0, 1), e.g. 0.05")
+    return (rng.random(shape, dtype=np.float32) >= rate) * np.float32(1 / (1 - rate))
+
+
+def lstm_step(xh, c, restart, w, b, gates, keep=None):
     """One LSTM step in preallocated buffers (the fast path; NumPy twin: lstm_step_numpy).
 
     xh (N, D + H): [x, h] in, [x, h'] out (h' overwrites h in place); c (N, H) in/out;
-    restart (N,) bool or None; w (D + H, 4H) = [wx; wh]; b (4H,); gates (N, 4H) scratch.
+    restart (N,) bool or None; w (D + H, 4H) = [wx; wh]; b (4H,); gates (N, 4H) scratch;
+    keep (N, D + H) or None: a dropout mask on [x, h] where they enter the gates only (h' and
+    what C reads stay unmasked: Dropout's Dream Land's input and recurrent dropout).
     """
     H = c.shape[1]
     if restart is not None and restart.any():
         xh[restart, -H:] = 0.0
         c[restart] = 0.0
-    np.matmul(xh, w, out=gates)                                  # (N, 4H)
+    np.matmul(xh if keep is None else xh * keep, w, out=gates)   # (N, 4H)
     lstm_cell(gates, b, c, xh, xh.shape[1] - H)
 
 
-def lstm_step_numpy(x, h, c, restart, wx, wh, b):
-    """x (N, D), h, c (N, H), restart (N,) bool or None -> h', c' (N, H), the formula above."""
+def lstm_step_numpy(x, h, c, restart, wx, wh, b, keep=None):
+    """x (N, D), h, c (N, H), restart (N,) bool or None, keep (N, D + H) or None -> h', c' (N, H),
+    the formula above with [x, h] * keep in the gates."""
     if restart is not None:
-        keep = ~restart[:, None]
-        h, c = h * keep, c * keep
-    gates = x @ wx + h @ wh + b                                  # (N, 4H)
+        keep_state = ~restart[:, None]
+        h, c = h * keep_state, c * keep_state
+    xk, hk = (x, h) if keep is None else (x * keep[:, :x.shape[1]], h * keep[:, x.shape[1]:])
+    gates = xk @ wx + hk @ wh + b                                # (N, 4H)
     H = h.shape[1]
     i, f, o = (1.0 / (1.0 + np.exp(-gates[:, s])) for s in (slice(0, H), slice(H, 2 * H), slice(3 * H, None)))
     g = np.tanh(gates[:, 2 * H:3 * H])

@@ -55,20 +55,26 @@ def init_params(cfg: MDNRNNConfig, rng: np.random.Generator, dtype=np.float32):
     return {n: Tensor(a, True) for n, a in p.items()}
 
 
-def forward(p, cfg: MDNRNNConfig, z, a, restart=None, carry=None):
+def forward(p, cfg: MDNRNNConfig, z, a, restart=None, carry=None, keep=None):
     """z (N, T, Z), a (N, T, A) Tensors, restart (N, T) 0/1 array or None -> y (N, T, n_out).
 
     Where restart = 1 (an episode's first frame) the LSTM state is zeroed; the flag is also an
     input of M when cfg.restart (Doom, as the original code). carry: None (start from zeros), or
     a list [h, c] of arrays (N, H): the state to start from, replaced in place by the state after
-    the last step (stateful training; no gradient flows into it)."""
+    the last step (stateful training; no gradient flows into it). keep: None, or a dropout mask
+    (N, Z + H) (kernels.dropout_keep), one per sequence for all its steps (Dropout's Dream Land,
+    via Keras's LSTM): z_t * keep[:, :Z] at the input (never a or restart: DDL's DropoutLSTM
+    masks z only) and h_{t-1} * keep[:, Z:] into the gates (see lstm.py)."""
     N = z.shape[0]
+    if keep is not None:
+        z = z * keep[:, None, :cfg.nz]                               # (N, T, Z) * (N, 1, Z)
     parts = [z, a]
     if cfg.restart:
         parts.append(Tensor(np.asarray(restart, z.dtype)[:, :, None]))
     x = concat(parts, axis=-1)                                       # (N, T, D)
     h0, c0 = carry if carry is not None else [np.zeros((N, cfg.hidden), z.dtype)] * 2
-    hs, hT, cT = lstm(x, Tensor(h0), Tensor(c0), p["lstm.wx"], p["lstm.wh"], p["lstm.b"], restart)
+    hs, hT, cT = lstm(x, Tensor(h0), Tensor(c0), p["lstm.wx"], p["lstm.wh"], p["lstm.b"], restart,
+                      None if keep is None else keep[:, cfg.nz:])
     if carry is not None:                                            # hs (N, T, H)
         carry[:] = [hT.data, cT.data]
     # hs is stored time-major: the head runs on it without a copy, and y comes back as an
@@ -139,15 +145,15 @@ def head_loss(y, cfg: MDNRNNConfig, z_next, done=None, mask=None):
     return loss, z_loss, done_loss
 
 
-def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=None):
+def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=None, keep=None):
     """Teacher forcing on one batch of sequences.
 
     z (N, T+1, Z) array: z already re-sampled from the stored (mu, logvar) for this batch;
     a (N, T, A), restart (N, T), done (N, T), mask (N, T) arrays: done[t] = 1 if the step from
     frame t ends the episode; mask[t] = 0 where z[t + 1] is not the same episode's next frame;
-    carry as forward's. Returns (loss Tensor, z_loss float, done_loss float).
+    carry and keep (dropout) as forward's. Returns (loss Tensor, z_loss float, done_loss float).
     """
-    y = forward(p, cfg, Tensor(z[:, :-1]), Tensor(a), restart, carry)
+    y = forward(p, cfg, Tensor(z[:, :-1]), Tensor(a), restart, carry, keep)
     return head_loss(y, cfg, z[:, 1:], done, mask)
 
 

@@ -125,7 +125,7 @@ def _measure(cfg: Config):
     z_nll, done_loss = m_losses(m, series, np.random.default_rng(0), cap)
 
     result = {
-        "tau": dcfg.tau, "times": TIMES, "bin": BIN,
+        "tau": dcfg.tau, "dream_dropout": dcfg.dropout, "times": TIMES, "bin": BIN,
         "controllers": [{"name": "C" if i == 0 else f"C + {mc.sigma} eps ({i})",
                          "real_mean": float(np.mean(r)), "dream_mean": float(np.mean(d)),
                          "real_survival": survival(r), "dream_survival": survival(d)}

@@ -4,6 +4,7 @@
         cut the recorded stream of episodes into windows of seq_len + 1 frames, shuffle them
         for each batch of windows:
             z = mu + exp(logvar / 2) * eps      re-sampled every batch (appendix A.2)
+            rnn.dropout > 0: a new dropout mask per window on z and h (Dropout's Dream Land)
             loss = mixture NLL of z_{t+1} (+ Doom's weighted done loss); Adam; clip by value
 
 The stream concatenates all episodes; restart flags zero the LSTM state where an episode starts
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from minwm import formats, mdnrnn, runs
 from minwm.config import Config, spec
+from minwm.kernels import dropout_keep
 from minwm.optim import Adam, clip_grad_value
 
 
@@ -162,9 +164,11 @@ def _train(cfg: Config):
             before = step, runs.rng_state(rng), list(state)   # what a Ctrl-C inside this step undoes
             i = step % steps_per_epoch
             z, a, restart, done, mask = batch_arrays(series, idx[i], rng)
+            keep = (dropout_keep(rng, (len(z), mcfg.nz + mcfg.hidden), cfg.rnn.dropout)
+                    if cfg.rnn.dropout else None)                    # one mask per window
             opt.zero_grad()
             loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask,
-                                                  carry=state if carry else None)
+                                                  carry=state if carry else None, keep=keep)
             runs.check_finite(float(loss.data), "the M loss", ckpt_path)
             loss.backward()
             clip_grad_value(p.values(), cfg.rnn.grad_clip)

@@ -175,6 +175,30 @@ def test_lstm_grad_with_resets_and_state():
     check_grads(f, [x, h0, c0, wx, wh, b])
 
 
+def test_lstm_grad_with_recurrent_dropout():
+    # Dropout's Dream Land: h_{t-1} * keep_h into the gates, one mask for all steps; its backward
+    # is the same multiply (per element, with resets and a carried-in state)
+    rng = np.random.default_rng(14)
+    N, T, D, H = 3, 5, 4, 3
+    x, h0, c0 = rand(rng, N, T, D), rand(rng, N, H), rand(rng, N, H)
+    wx, wh, b = rand(rng, D, 4 * H), rand(rng, H, 4 * H), rand(rng, 4 * H)
+    reset = np.array([[0, 0, 1, 0, 0], [1, 0, 0, 0, 1], [0, 0, 0, 0, 0]], F64)
+    keep_h = np.array([[2, 0, 2], [0, 2, 2], [2, 2, 0]], F64)          # rate 0.5: 0 or 1 / 0.5
+    U, u1, u2 = rng.standard_normal((N, T, H)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    def f(keep=keep_h):
+        hs, hT, cT = ag.lstm(x, h0, c0, wx, wh, b, reset, keep)
+        return (hs * U).sum() + (hT * u1).sum() + (cT * u2).sum()
+    check_grads(f, [x, h0, c0, wx, wh, b])
+    with no_grad():                                   # the mask acts, and a mask of ones is no mask
+        assert abs(float(f().data) - float(f(None).data)) > 1e-3
+        assert float(f(np.ones((N, H))).data) == float(f(None).data)
+    # a dropped unit of h_{t-1} never reaches the gates: row 0's wh row 1 gets no gradient from it
+    for t in (wx, wh, b, x, h0, c0):
+        t.grad = None
+    ag.lstm(x, h0, c0, wx, wh, b, None, keep_h)[0][:1].sum().backward()
+    assert np.all(wh.grad[1] == 0) and np.all(h0.grad[0, 1] == 0) and np.any(wh.grad[0] != 0)
+
+
 def test_lstm_reset_zeroes_state():
     rng = np.random.default_rng(11)
     N, T, D, H = 2, 6, 3, 4

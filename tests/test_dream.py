@@ -166,3 +166,78 @@ def test_dream_config_from_a_run_config():
     assert D.dream_config(cfg) == D.DreamConfig(tau=1.25, max_steps=60)
     with pytest.raises(TypeError):
         D.DreamConfig(max_steps=60)                   # tau has no default
+
+
+def test_dream_dropout_one_mask_per_rollout_step_by_step():
+    # Dropout's Dream Land: one mask drawn at reset, over [z, h] (never a, restart), at every step
+    m, (mu0, logvar0) = _m(done_bias=-1.0, done_scale=4.0), _starts()
+    cfg = D.DreamConfig(tau=1.15, max_steps=40, dropout=0.3)
+    theta = _thetas(1)
+    rewards, zs = D.dream(m, CCFG, theta, mu0, logvar0, cfg, np.random.default_rng(5), record=True)
+
+    rng = np.random.default_rng(5)                    # the same draws, in the same order
+    e = rng.integers(len(mu0), size=1)
+    z = mu0[e] + np.exp(0.5 * logvar0[e]) * rng.standard_normal((1, NZ), dtype=np.float32)
+    keep = (rng.random((1, NZ + 2 + H), dtype=np.float32) >= 0.3) / np.float32(0.7)
+    keep[:, NZ:NZ + 2] = 1                            # a and restart are never dropped
+    assert (keep == 0).any()
+    h = c = np.zeros((1, H), np.float32)
+    restart, t = np.ones(1, bool), 0
+    while True:
+        np.testing.assert_allclose(zs[0, t], z[0], atol=1e-4)
+        a = np.tanh(np.concatenate([z, c, h], 1) @ theta[0])[:, None]                # C: unmasked
+        x = np.concatenate([z, C.m_action(CCFG, a), restart[:, None]], 1)
+        h, c = lstm_step_numpy(x, h, c, restart, m.wx, m.wh, m.b, keep)            # the same mask
+        u, eps = rng.random((1, NZ), dtype=np.float32), rng.standard_normal((1, NZ), dtype=np.float32)
+        z, done_logit = mdn_sample_numpy(h @ m.w_mdn, m.b_mdn, NZ, m.k, cfg.tau, u, eps)
+        restart[:], t = False, t + 1
+        if done_logit[0] > 0 or t == cfg.max_steps:
+            break
+    assert rewards[0] == t and np.isnan(zs[0, t + 1:]).all()
+
+
+def test_dream_dropout_changes_rollouts_reproducibly():
+    m, starts, thetas = _m(done_bias=-1.0, done_scale=3.0), _starts(), _thetas(30)
+    run = lambda p, seed=5: D.dream(m, CCFG, thetas, *starts, D.DreamConfig(tau=1.15, max_steps=50, dropout=p),
+                                    np.random.default_rng(seed), record=True)
+    r0, z0 = run(0.0)
+    today = D.dream(m, CCFG, thetas, *starts, D.DreamConfig(tau=1.15, max_steps=50), np.random.default_rng(5),
+                    record=True)
+    np.testing.assert_array_equal(r0, today[0])       # rate 0: today's dream, bit for bit
+    np.testing.assert_array_equal(z0, today[1])
+    (r1, z1), (r2, z2) = run(0.1), run(0.1)
+    np.testing.assert_array_equal(r1, r2)             # same seed, same rollouts
+    np.testing.assert_array_equal(z1, z2)
+    assert not np.array_equal(r1, r0)                 # the masks change the rollouts
+    assert not np.array_equal(r1, run(0.1, seed=6)[0])
+    with pytest.raises(ValueError, match="rate"):
+        run(1.0)
+    cfg = override(preset("doom", "default"), ["evolve.dream_dropout=0.1"])
+    assert D.dream_config(cfg).dropout == 0.1 and D.dream_config(preset("doom", "default")).dropout == 0
+
+
+def test_dream_dropout_mask_stays_with_its_rollout(monkeypatch):
+    # rows move as rollouts finish; each rollout (its own theta row) keeps one mask to its end
+    seen = []
+    def spy_act(ccfg, theta, *args):
+        seen.append([theta.copy()])
+        return act(ccfg, theta, *args)
+    def spy_step(xh, c, restart, w, b, gates, keep):
+        seen[-1].append(keep.copy())
+        return step(xh, c, restart, w, b, gates, keep)
+    act, step = D.C.act, D.lstm_step
+    monkeypatch.setattr(D.C, "act", spy_act)
+    monkeypatch.setattr(D, "lstm_step", spy_step)
+    thetas = _thetas(40)
+    rewards = D.dream(_m(done_bias=-2.0, done_scale=6.0), CCFG, thetas, *_starts(),
+                      D.DreamConfig(tau=1.15, max_steps=60, dropout=0.2), np.random.default_rng(3))
+    assert len(set(rewards.tolist())) > 5             # many lengths: rows moved many times
+    masks = {}
+    for theta, keep in seen:
+        for th, k in zip(theta, keep):
+            masks.setdefault(th.tobytes(), []).append(k)
+    assert len(masks) == 40
+    for r, th in zip(rewards, thetas):
+        ks = masks[th.tobytes()]
+        assert len(ks) == r and all(np.array_equal(k, ks[0]) for k in ks)
+    assert len({k[0].tobytes() for k in masks.values()}) == 40   # and every rollout its own mask

@@ -40,6 +40,32 @@ def test_lstm_twin_matches_training_lstm_layout():
     np.testing.assert_allclose(c1, cT, atol=1e-6)
 
 
+def test_dropout_mask_in_the_dream_step_and_in_training_agree():
+    # Dropout's Dream Land: one mask on [x, h] where they enter the gates, for every step. The
+    # dream's kernel, its twin and the training LSTM (x masked outside, h by keep_h) agree.
+    rng = np.random.default_rng(2)
+    N, T, D, H = 9, 4, 6, 16
+    wx, wh, b = _lstm_weights(rng, D, H)
+    keep = K.dropout_keep(rng, (N, D + H), 0.3)
+    assert set(np.unique(keep)) == {0, np.float32(1 / 0.7)} and keep.dtype == np.float32
+    xs = rng.standard_normal((N, T, D)).astype(np.float32)
+    h = c = np.zeros((N, H), np.float32)
+    xh, c_k, gates = np.zeros((N, D + H), np.float32), c.copy(), np.empty((N, 4 * H), np.float32)
+    for t in range(T):
+        h, c = K.lstm_step_numpy(xs[:, t], h, c, None, wx, wh, b, keep)
+        xh[:, :D] = xs[:, t]
+        K.lstm_step(xh, c_k, None, np.concatenate([wx, wh]), b, gates, keep)
+        np.testing.assert_allclose(xh[:, D:], h, atol=2e-6)           # h' unmasked, as C reads it
+    hs, _, cT, _ = lstm_forward(xs * keep[:, None, :D], np.zeros((N, H), np.float32), np.zeros((N, H), np.float32),
+                                wx, wh, b, keep_h=np.ascontiguousarray(keep[:, D:]))
+    np.testing.assert_allclose(hs[:, -1], h, atol=2e-6)
+    np.testing.assert_allclose(cT, c, atol=2e-6)
+    h_free, _ = K.lstm_step_numpy(xs[:, 0], np.zeros((N, H)), np.zeros((N, H)), None, wx, wh, b)
+    assert np.abs(h_free - hs[:, 0]).max() > 1e-3                      # the mask acts
+    with pytest.raises(ValueError, match="rate"):
+        K.dropout_keep(rng, (2, 3), 1.0)
+
+
 def test_restart_zeroes_state_before_the_step():
     rng = np.random.default_rng(1)
     wx, wh, b = _lstm_weights(rng)

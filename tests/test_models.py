@@ -5,6 +5,7 @@ from gradcheck import check_grads
 
 from minwm import mdnrnn, vae
 from minwm.autograd import no_grad, tensor
+from minwm.kernels import dropout_keep
 
 F64 = np.float64
 
@@ -89,6 +90,30 @@ def test_mdnrnn_gradcheck_end_to_end(doom):
     restart = np.array([[1, 0, 0, 1, 0], [1, 0, 0, 0, 0]], F64) if doom else None
     done = np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1]], F64) if doom else None
     check_grads(lambda: mdnrnn.loss(p, cfg, z, a, restart, done)[0], list(p.values()))
+
+
+@pytest.mark.parametrize("doom", [False, True])
+def test_mdnrnn_gradcheck_with_dropout(doom):
+    # Dropout's Dream Land's masks on z and h_{t-1}: gradients through both, and z alone dropped
+    rng = np.random.default_rng(5)
+    cfg = mdnrnn.MDNRNNConfig(nz=3, na=2, hidden=4, k=2, restart=doom, done=doom)
+    p = mdnrnn.init_params(cfg, rng, dtype=F64)
+    z = rng.standard_normal((2, 6, 3))
+    a = rng.uniform(-1, 1, (2, 5, 2))
+    restart = np.array([[1, 0, 0, 1, 0], [1, 0, 0, 0, 1]], F64) if doom else None
+    done = np.array([[0, 0, 1, 0, 0], [0, 0, 0, 1, 0]], F64) if doom else None
+    keep = dropout_keep(rng, (2, 3 + 4), 0.4)
+    keep[0, [0, 4]], keep[1, [2, 6]] = 0, 0                          # at least one of z and of h
+    loss = lambda k=keep: mdnrnn.loss(p, cfg, z, a, restart, done, keep=k)[0]
+    check_grads(loss, list(p.values()))
+    with no_grad():
+        assert abs(float(loss().data) - float(loss(None).data)) > 1e-4
+        assert float(loss(np.ones_like(keep)).data) == float(loss(None).data)
+        y, y_ref = (mdnrnn.forward(p, cfg, tensor(zz[:, :-1], dtype=F64), tensor(a, dtype=F64),
+                                   restart, keep=keep) for zz in (z, z + (np.arange(3) == 0)))
+    # z's dimension 0 is dropped in row 0 only: changing it there changes nothing, in row 1 it does
+    np.testing.assert_array_equal(y.data[0], y_ref.data[0])
+    assert np.abs(y.data[1] - y_ref.data[1]).max() > 1e-6
 
 
 def test_mdnrnn_learns_a_predictable_sequence():

@@ -55,15 +55,15 @@ def tiny_doom(tmp_path, **rnn):
     return override(cfg, [f"rnn.{k}={v}" for k, v in rnn.items()])
 
 
-@pytest.mark.parametrize("carry", [False, True])
-def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, monkeypatch):
+@pytest.mark.parametrize("carry, dropout", [(False, 0.0), (True, 0.0), (False, 0.1)])
+def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, dropout, monkeypatch):
     rng = np.random.default_rng(0)
     series = synthetic_series(rng)
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
         formats.save_npz(d / "series.npz", series)
     # uninterrupted
-    kw = dict(batch=4, seq_len=12, checkpoint_every=3, lr=0.01, carry_state=carry)
+    kw = dict(batch=4, seq_len=12, checkpoint_every=3, lr=0.01, carry_state=carry, dropout=dropout)
     train_rnn.main(tiny_doom(a, epochs=25, **kw))
     # stopped after 7 epochs, resumed to 25 and interrupted mid-epoch (Ctrl-C), then resumed again
     train_rnn.main(tiny_doom(b, epochs=7, **kw))
@@ -88,6 +88,23 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, monkeypatch):
     assert [r["step"] for r in logs] == list(range(1, len(logs) + 1))
     assert logs[-1]["z_loss"] < logs[0]["z_loss"] - 0.5, "M did not learn"
     assert int(wa["meta.restart"]) == 1 and int(wa["meta.done"]) == 1
+
+
+def test_train_rnn_draws_a_dropout_mask_per_window(tmp_path, monkeypatch):
+    # Dropout's Dream Land trains M with dropout on z and h: a new mask per window (sequence)
+    formats.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0)))
+    real_loss, keeps = train_rnn.mdnrnn.loss, []
+    def spy(*args, keep=None, **kwargs):
+        keeps.append(keep)
+        return real_loss(*args, keep=keep, **kwargs)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss", spy)
+    train_rnn.main(tiny_doom(tmp_path, epochs=2, batch=4, seq_len=12, dropout=0.2))
+    keeps = np.stack(keeps)                                          # (steps, batch, Z + H)
+    H = preset("doom", "tiny").rnn.hidden
+    assert keeps.shape[1:] == (4, 4 + H)                            # synthetic_series' Z = 4
+    assert set(np.unique(keeps)) == {0, np.float32(1 / 0.8)}
+    assert 0.1 < (keeps == 0).mean() < 0.3
+    assert len({k.tobytes() for k in keeps.reshape(-1, 4 + H)}) == keeps.shape[0] * 4  # all new
 
 
 def test_carry_state_lanes_read_every_episode_in_order():

@@ -5,6 +5,7 @@ import pytest
 
 from minwm import lstm, mdnrnn
 from minwm import train_kernels as TK
+from minwm.kernels import dropout_keep
 from minwm.optim import Adam, clip_grad_value
 
 
@@ -75,9 +76,10 @@ def test_lstm_backward_consumes_its_cache():
         lstm.lstm_backward(np.ones_like(hs), None, None, cache)
 
 
-def _train(dtype, steps=5):
-    # Doom's M at toy size, every path: restart mask, done head, loss mask, carried state
-    rng = np.random.default_rng(4)
+def _train(dtype, steps=5, dropout=0.0):
+    # Doom's M at toy size, every path: restart mask, done head, loss mask, carried state (and
+    # Dropout's Dream Land's masks, drawn from their own generator: the same in both precisions)
+    rng, rng_keep = np.random.default_rng(4), np.random.default_rng(5)
     cfg = mdnrnn.MDNRNNConfig(nz=6, na=1, hidden=16, restart=True, done=True)
     p = mdnrnn.init_params(cfg, rng, dtype=dtype)
     opt, carry = Adam(p.values(), lr=1e-3), [np.zeros((4, 16), dtype)] * 2
@@ -86,7 +88,8 @@ def _train(dtype, steps=5):
         a = rng.uniform(-1, 1, (4, 12, 1)).astype(dtype)
         restart, done, mask = (rng.random((3, 4, 12)) < [[[0.1]], [[0.1]], [[0.9]]]).astype(dtype)
         opt.zero_grad()
-        mdnrnn.loss(p, cfg, z, a, restart, done, mask, carry)[0].backward()
+        keep = dropout_keep(rng_keep, (4, 6 + 16), dropout).astype(dtype) if dropout else None
+        mdnrnn.loss(p, cfg, z, a, restart, done, mask, carry, keep)[0].backward()
         clip_grad_value(p.values(), 1.0)
         opt.step()
     return {k: t.data for k, t in p.items()}, carry
@@ -98,3 +101,12 @@ def test_float32_training_steps_equal_the_float64_ones():
     for k in p64:
         np.testing.assert_allclose(p32[k], p64[k], rtol=1e-3, atol=1e-5, err_msg=k)
     np.testing.assert_allclose(c32[0], c64[0], rtol=1e-3, atol=1e-5)
+
+
+def test_float32_training_steps_with_dropout_equal_the_float64_ones():
+    (p32, c32), (p64, c64) = _train(np.float32, dropout=0.2), _train(np.float64, dropout=0.2)
+    (p0, _) = _train(np.float32)
+    for k in p64:
+        np.testing.assert_allclose(p32[k], p64[k], rtol=1e-3, atol=1e-5, err_msg=k)
+    np.testing.assert_allclose(c32[0], c64[0], rtol=1e-3, atol=1e-5)
+    assert np.abs(p32["lstm.wh"] - p0["lstm.wh"]).max() > 1e-4      # the masks changed the steps
