@@ -17,7 +17,7 @@ PICTURES = {
     "01_autograd.py": ([], ["01_fd_error.png", "01_fit.png"]),
     "02_convolution.py": (["02_conv.png"], []),
     "03_vae.py": (["03_reconstructions.png", "03_traversals.png", "vae.npz"], ["03_vae_loss.png"]),
-    "04_lstm.py": ([], ["04_bptt_gradients.png"]),
+    "04_lstm.py": ([], ["04_lstm_cell.png", "04_bptt_gradients.png"]),
     "05_mdn.py": ([], ["05_mdn_tau.png", "05_mdn_two_futures.png"]),
     "06_cma_es.py": (["06_controller.npz"], ["06_cma_quadratic.png", "06_cma_ellipses.png",
                                             "06_dream_evolution.png"]),
