@@ -361,9 +361,9 @@ assert reward == rewards_lib[0] and d < 1e-3
 
 # %% [markdown]
 # ## 5. Evolving a Doom controller in the dream
-# The paper (appendix A.4): CMA-ES with a population of 64, each candidate's fitness the mean
-# reward of 16 rollouts; every 25 generations it took "the best performing agent" and scored it
-# over 1024 rollouts. The original code starts from `theta = 0` with `sigma0 = 0.1` and scores
+# The paper: CMA-ES with a population of 64, each candidate's fitness the mean reward of 16
+# rollouts (appendix A.4); every 25 generations it took "the best performing agent" and scored
+# it over 1024 rollouts (the experiments' text). The original code starts from `theta = 0` with `sigma0 = 0.1` and scores
 # the **CMA mean** $m$ instead of the best candidate. Where the two differ minwm follows the
 # code by default (`evolve.keep=mean`); `evolve.keep=best` is the paper's choice. From here on
 # `cma` does the work with its defaults, as in `minwm.evolve` (so active CMA is on).
