@@ -195,9 +195,9 @@ class CMAES:
         D2, B = np.linalg.eigh(self.C)
         self.p_sigma = ((1 - self.cs) * self.p_sigma
                         + math.sqrt(self.cs * (2 - self.cs) * self.mueff) * (B / np.sqrt(D2)) @ B.T @ step)
-        h_sigma = np.sum(self.p_sigma ** 2) / (n * (1 - (1 - self.cs) ** (2 * self.g))) < 2 + 4 / (n + 1)
-        self.p_c = (1 - self.cc) * self.p_c + h_sigma * math.sqrt(self.cc * (2 - self.cc) * self.mueff) * step
-        c1a = self.c1 * (1 - (1 - h_sigma) * self.cc * (2 - self.cc))
+        h = self.h_sigma = np.sum(self.p_sigma ** 2) / (n * (1 - (1 - self.cs) ** (2 * self.g))) < 2 + 4 / (n + 1)
+        self.p_c = (1 - self.cc) * self.p_c + h * math.sqrt(self.cc * (2 - self.cc) * self.mueff) * step
+        c1a = self.c1 * (1 - (1 - h) * self.cc * (2 - self.cc))
         self.C = ((1 - c1a - self.cmu) * self.C + self.c1 * np.outer(self.p_c, self.p_c)   # rank one
                   + self.cmu * (self.w * y.T) @ y)                                         # rank mu
         s = self.cs / self.damps * (np.linalg.norm(self.p_sigma) / self.chi_n - 1)
@@ -224,19 +224,20 @@ generations = 60 if FAST else 150
 es = cma.CMAEvolutionStrategy(np.zeros(P), 0.1, {"popsize": 16, "verbose": -9, "CMA_active": False,
                                                  "updatecovwait": 0, "randn": np.random.RandomState(1).randn})
 ours = CMAES(np.zeros(P), 0.1, 16)
-best_cma, worst = [], 0.0
+best_cma, worst, stalls = [], 0.0, 0
 for g in range(generations):
     xs = es.ask()                                                  # list of popsize arrays (P,)
     fs = [f(x) for x in xs]
     es.tell(xs, fs)
     ours.tell(xs, fs)
     best_cma.append(min(fs))
+    stalls += not ours.h_sigma
     worst = max(worst, np.abs(ours.m - es.mean).max(), abs(ours.sigma / es.sigma - 1),
                 np.abs(ours.C - es.C).max() / np.abs(es.C).max())
-print(f"ours vs cma over {generations} generations: mean, sigma, C agree to {worst:.1e} (relative); "
-      f"mu_eff {ours.mueff:.2f}, c_c {ours.cc:.3f}, c_sigma {ours.cs:.3f}, c_1 {ours.c1:.4f}, "
+print(f"ours vs cma over {generations} generations ({stalls} of them with h_sigma = 0): mean, sigma "
+      f"and C agree to {worst:.1e}; mu_eff {ours.mueff:.2f}, c_c {ours.cc:.3f}, c_sigma {ours.cs:.3f}, c_1 {ours.c1:.4f}, "
       f"c_mu {ours.cmu:.4f}, d_sigma {ours.damps:.3f}")
-assert worst < 1e-10
+assert worst < 1e-10 and 0 < stalls < generations                  # both branches of h_sigma checked
 best_simple = simple_es(f, np.zeros(P), 0.1, 16, generations, np.random.default_rng(1))
 print(f"best f after {generations} generations of 16: simple ES {best_simple[-1]:.2e}, CMA-ES "
       f"{best_cma[-1]:.2e}; sigma {ours.sigma:.3g}, eigenvalues of C from "
