@@ -144,9 +144,10 @@ assert np.allclose(a.grad, 8 * a.data)
 #
 # The gradient is checked against centred differences $\frac{f(x + h) - f(x - h)}{2h}$ for every
 # element, in float64: the truncation error is $O(h^2)$ and the rounding error
-# $O(\epsilon_\mathrm{mach}/h)$, so $h \approx 10^{-5} \dots 10^{-6}$ gives ~1e-10 agreement. In float32 the best you could hope for is ~1e-3, too
-# loose to tell a subtle bug from noise. We compare with a relative error scaled by the
-# largest entry, so entries whose gradient is nearly zero do not raise false alarms.
+# $O(\epsilon_\mathrm{mach}/h)$, so $h \approx 10^{-5} \dots 10^{-6}$ gives ~1e-10 agreement. In
+# float32 the best you could hope for is ~1e-3, too loose to tell a subtle bug from noise. We
+# compare with a relative error scaled by the largest entry, so entries whose gradient is nearly
+# zero do not raise false alarms.
 
 # %%
 def rel_error(x, y):

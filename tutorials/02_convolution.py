@@ -44,7 +44,8 @@ rng = np.random.default_rng(0)
 # With `w (k, k, C, F)`, output pixel $(i, j)$ of filter $f$ is a dot product of `w[..., f]`
 # with the $k \times k$ patch whose top-left corner is $(i s, j s)$:
 #
-# $$\mathrm{out}_{n,i,j,f} = b_f + \sum_{\delta_i, \delta_j < k} \sum_{c} x_{n,\, is + \delta_i,\, js + \delta_j,\, c}\; w_{\delta_i, \delta_j, c, f},
+# $$\mathrm{out}_{n,i,j,f} = b_f + \sum_{\delta_i, \delta_j < k} \sum_{c}
+# x_{n,\, is + \delta_i,\, js + \delta_j,\, c}\; w_{\delta_i, \delta_j, c, f},
 # \qquad H' = \left\lfloor \frac{H - k}{s} \right\rfloor + 1.$$
 
 # %%

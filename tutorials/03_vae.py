@@ -88,7 +88,8 @@ print("frames", frames.shape, frames.dtype)
 # The table of appendix A.1, with the conv ops of chapter 2 (`minwm.ops`, plain NumPy):
 #
 # - encoder: $x$ (N, 64, 64, 3) $\to$ conv 32, 64, 128, 256 (4x4, stride 2, ReLU) $\to$
-#   (N, 2, 2, 256) $\to$ $h$ (N, 1024); $\mu = h W_\mu + b_\mu$, $\log\sigma^2 = h W_{\log\sigma^2} + b_{\log\sigma^2}$, (N, Z) each;
+#   (N, 2, 2, 256) $\to$ $h$ (N, 1024); $\mu = h W_\mu + b_\mu$,
+#   $\log\sigma^2 = h W_{\log\sigma^2} + b_{\log\sigma^2}$, (N, Z) each;
 # - sample: $z = \mu + e^{\log\sigma^2 / 2} \odot \epsilon$, $\epsilon \sim \mathcal N(0, I)$;
 # - decoder: $z \to$ dense (N, 1024) $\to$ (N, 1, 1, 1024) $\to$ deconv 128 (5x5), 64 (5x5),
 #   32 (6x6) ReLU, 3 (6x6) sigmoid $\to \hat x$ (N, 64, 64, 3).

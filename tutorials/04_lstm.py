@@ -48,8 +48,10 @@ rng = np.random.default_rng(0)
 # One gate order and one weight layout, used everywhere in minwm (training, Numba kernel, saved
 # weights): the four gates are slices of one `(N, 4H)` matrix, in the order **[i, f, g, o]**:
 #
-# $$a = x_t W_x + h_{t-1} W_h + b \in \mathbb R^{N \times 4H}, \qquad W_x \in \mathbb R^{D \times 4H},\ W_h \in \mathbb R^{H \times 4H},$$
-# $$i = \sigma(a_{[0, H)}),\quad f = \sigma(a_{[H, 2H)}),\quad g = \tanh(a_{[2H, 3H)}),\quad o = \sigma(a_{[3H, 4H)}),$$
+# $$a = x_t W_x + h_{t-1} W_h + b \in \mathbb R^{N \times 4H},
+# \qquad W_x \in \mathbb R^{D \times 4H},\ W_h \in \mathbb R^{H \times 4H},$$
+# $$i = \sigma(a_{[0, H)}),\quad f = \sigma(a_{[H, 2H)}),
+# \quad g = \tanh(a_{[2H, 3H)}),\quad o = \sigma(a_{[3H, 4H)}),$$
 # $$c_t = f \odot c_{t-1} + i \odot g \quad\text{(the cell: forget some, write some)}, \qquad
 # h_t = o \odot \tanh(c_t) \quad\text{(the output: read some)}.$$
 #
@@ -89,7 +91,8 @@ def draw_lstm_cell(path):
         arrow(*a)
     for x, y, text in [(0.1, 4.3, "$c_{t-1}$"), (9.35, 4.3, "$c_t$"), (9.35, 3.0, "$h_t$")]:
         ax.text(x, y, text, fontsize=12, va="center")
-    ax.text(5.0, 5.35, r"$c_t = f \odot c_{t-1} + i \odot g \qquad h_t = o \odot \tanh(c_t)$", ha="center", fontsize=12)
+    ax.text(5.0, 5.35, r"$c_t = f \odot c_{t-1} + i \odot g \qquad h_t = o \odot \tanh(c_t)$",
+            ha="center", fontsize=12)
     ax.text(5.0, 0.15, "gate order in the weights' columns: [i, f, g, o]", ha="center", fontsize=9, color="dimgray")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -89,7 +89,8 @@ with np.errstate(divide="ignore"):
 # Doom's M also predicts `done`: a sigmoid cross-entropy on the extra logit $x$, with positive
 # targets weighted 10x because deaths are rare (original code):
 #
-# $$\mathrm{done\_loss} = \operatorname{mean}\ (1 + 9d)\,\big[d \operatorname{softplus}(-x) + (1 - d) \operatorname{softplus}(x)\big],
+# $$\mathrm{done\_loss} = \operatorname{mean}\ (1 + 9d)\,
+# \big[d \operatorname{softplus}(-x) + (1 - d) \operatorname{softplus}(x)\big],
 # \qquad \operatorname{softplus}(x) = \log(1 + e^x).$$
 #
 # A `mask (N, T)` drops terms whose target $z_{t+1}$ belongs to another episode (the z-loss is
@@ -205,7 +206,8 @@ for tau in (0.5, 1.0, 1.15, 1.5):
 
 # %% [markdown]
 # Now one dimension's mixture at three temperatures: histograms of samples from the Numba
-# sampler against the density $\sum_k \pi_k \mathcal N(z; \mu_k, \tau\sigma_k^2)$ with $\pi = \operatorname{softmax}(\ell / \tau)$.
+# sampler against the density $\sum_k \pi_k \mathcal N(z; \mu_k, \tau\sigma_k^2)$ with
+# $\pi = \operatorname{softmax}(\ell / \tau)$.
 
 # %%
 n = 20_000 if FAST else 200_000

@@ -138,12 +138,15 @@ def simple_es(f, x0, sigma, popsize, generations, rng):
 # - **recombine** $m' = \sum_{i=1}^{\mu} w_i x_{i:\lambda}$, $\mu = \lfloor\lambda/2\rfloor$,
 #   $w_i \propto \ln\frac{\lambda+1}{2} - \ln i$, $\sum_i w_i = 1$, $\mu_\mathrm{eff} = 1 / \sum_i w_i^2$;
 # - **step size** (cumulation path $p_\sigma$, in the coordinates where $C = I$):
-#   $p_\sigma \leftarrow (1-c_\sigma) p_\sigma + \sqrt{c_\sigma(2-c_\sigma)\mu_\mathrm{eff}}\, C^{-1/2}\frac{m'-m}{\sigma}$,
-#   $\sigma \leftarrow \sigma \exp\Big(\frac{c_\sigma}{d_\sigma}\big(\frac{\lVert p_\sigma\rVert}{\mathbb E\lVert\mathcal N(0,I)\rVert} - 1\big)\Big)$
+#   $p_\sigma \leftarrow (1-c_\sigma) p_\sigma +
+#   \sqrt{c_\sigma(2-c_\sigma)\mu_\mathrm{eff}}\, C^{-1/2}\frac{m'-m}{\sigma}$,
+#   $\sigma \leftarrow \sigma \exp\Big(\frac{c_\sigma}{d_\sigma}
+#   \big(\frac{\lVert p_\sigma\rVert}{\mathbb E\lVert\mathcal N(0,I)\rVert} - 1\big)\Big)$
 #   (a path longer than a random walk's means steps agree: grow $\sigma$);
 # - **covariance** (path $p_c$ for the rank-one update, the $\mu$ best steps for the rank-$\mu$ update):
 #   $p_c \leftarrow (1-c_c) p_c + h_\sigma\sqrt{c_c(2-c_c)\mu_\mathrm{eff}}\,\frac{m'-m}{\sigma}$,
-#   $C \leftarrow (1 - c_1' - c_\mu) C + c_1 p_c p_c^\top + c_\mu \sum_{i=1}^{\mu} w_i y_{i:\lambda} y_{i:\lambda}^\top$,
+#   $C \leftarrow (1 - c_1' - c_\mu) C + c_1 p_c p_c^\top +
+#   c_\mu \sum_{i=1}^{\mu} w_i y_{i:\lambda} y_{i:\lambda}^\top$,
 #   with $c_1' = c_1\big(1 - (1-h_\sigma) c_c (2-c_c)\big)$.
 #
 # $h_\sigma$ stalls $p_c$ while $p_\sigma$ is long (just after $\sigma$ was too small), so $C$ does
@@ -151,7 +154,8 @@ def simple_es(f, x0, sigma, popsize, generations, rng):
 # its source, version 4): $c_c = \frac{4 + \mu_\mathrm{eff}/n}{n + 4 + 2\mu_\mathrm{eff}/n}$,
 # $c_\sigma = \min\big(\frac12, \frac{\mu_\mathrm{eff}+2}{n+\mu_\mathrm{eff}+3}\big)$,
 # $c_1 = \frac{2\min(1, \lambda/6)}{(n+1.3)^2 + \mu_\mathrm{eff}}$,
-# $c_\mu = \min\big(1 - c_1, \frac{2(\mu_\mathrm{eff} - 2 + 1/\mu_\mathrm{eff} + 1/4)}{(n+2)^2 + \mu_\mathrm{eff}}\big)$,
+# $c_\mu = \min\big(1 - c_1,
+# \frac{2(\mu_\mathrm{eff} - 2 + 1/\mu_\mathrm{eff} + 1/4)}{(n+2)^2 + \mu_\mathrm{eff}}\big)$,
 # $d_\sigma = 1 + 2\max\big(0, d\sqrt{\frac{\mu_\mathrm{eff}-1}{n+1}} - 1\big) + c_\sigma$ with
 # $d = \max(1, 3(1 - 2^{-n/9}))$, and $h_\sigma = 1$ iff
 # $\frac{\lVert p_\sigma\rVert^2}{n(1 - (1-c_\sigma)^{2g})} < 2 + \frac{4}{n+1}$. The tutorial's
@@ -235,8 +239,8 @@ for g in range(generations):
     worst = max(worst, np.abs(ours.m - es.mean).max(), abs(ours.sigma / es.sigma - 1),
                 np.abs(ours.C - es.C).max() / np.abs(es.C).max())
 print(f"ours vs cma over {generations} generations ({stalls} of them with h_sigma = 0): mean, sigma "
-      f"and C agree to {worst:.1e}; mu_eff {ours.mueff:.2f}, c_c {ours.cc:.3f}, c_sigma {ours.cs:.3f}, c_1 {ours.c1:.4f}, "
-      f"c_mu {ours.cmu:.4f}, d_sigma {ours.damps:.3f}")
+      f"and C agree to {worst:.1e}; mu_eff {ours.mueff:.2f}, c_c {ours.cc:.3f}, c_sigma {ours.cs:.3f}, "
+      f"c_1 {ours.c1:.4f}, c_mu {ours.cmu:.4f}, d_sigma {ours.damps:.3f}")
 assert worst < 1e-10 and 0 < stalls < generations                  # both branches of h_sigma checked
 best_simple = simple_es(f, np.zeros(P), 0.1, 16, generations, np.random.default_rng(1))
 print(f"best f after {generations} generations of 16: simple ES {best_simple[-1]:.2e}, CMA-ES "
@@ -364,8 +368,8 @@ assert reward == rewards_lib[0] and d < 1e-3
 # ## 5. Evolving a Doom controller in the dream
 # The paper: CMA-ES with a population of 64, each candidate's fitness the mean reward of 16
 # rollouts (appendix A.4); every 25 generations it took "the best performing agent" and scored
-# it over 1024 rollouts (the experiments' text). The original code starts from `theta = 0` with `sigma0 = 0.1` and scores
-# the **CMA mean** $m$ instead of the best candidate. Where the two differ minwm follows the
+# it over 1024 rollouts (the experiments' text). The original code starts from `theta = 0` with
+# `sigma0 = 0.1` and scores the **CMA mean** $m$ instead of the best candidate. Where the two differ minwm follows the
 # code by default (`evolve.keep=mean`); `evolve.keep=best` is the paper's choice. From here on
 # `cma` does the work with its defaults, as in `minwm.evolve` (so active CMA is on).
 # `dream_population` runs all 64 x 16 rollouts as one batch, each row with its own controller,

@@ -111,7 +111,8 @@ mu, _ = infer.encode(V, ends)
 alphas = np.linspace(0, 1, 10)[:, None]
 path = infer.decode(V, (1 - alphas) * mu[0] + alphas * mu[1])                     # (10, 64, 64, 3)
 steps_between = np.abs(np.diff(path, axis=0)).mean(axis=(1, 2, 3))      # (9,) change per step
-print(f"mean pixel change per step {steps_between.max():.4f} at most, end to end {np.abs(path[-1] - path[0]).mean():.4f}")
+print(f"mean pixel change per step {steps_between.max():.4f} at most, "
+      f"end to end {np.abs(path[-1] - path[0]).mean():.4f}")
 assert np.allclose(path[[0, -1]], infer.decode(V, mu), atol=1e-6)   # the path joins the two codes ...
 assert steps_between.max() < np.abs(path[-1] - path[0]).mean()      # ... through gradual changes
 strip = np.concatenate([ends[0]] + list(path) + [ends[1]], axis=1)
