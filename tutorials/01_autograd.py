@@ -47,10 +47,11 @@ rng = np.random.default_rng(0)
 # ## 1. A tiny Tensor
 #
 # A `Tensor` holds `data` (an ndarray), `grad` (same shape, filled in by `backward`), the tensors
-# it was made from (`_parents`) and a closure `_backward(g)` which, given the gradient `g` of the
+# it was made from (`parents`) and a closure `backward_fn(g)` which, given the gradient `g` of the
 # loss with respect to this tensor, **adds** (`+=`) its share into each parent's `.grad`.
 # Adding, not assigning, is the whole trick for nodes used more than once: the chain rule sums
-# over every path from a node to the loss.
+# over every path from a node to the loss. (`minwm.autograd` keeps the same two attributes under
+# the names `_parents` and `_backward`, micrograd's.)
 #
 # Five ops are enough for a neural network: `+` (with a bias broadcast over rows), `*`,
 # `@` (matrix product), `tanh` and `sum`. Each backward is a vector-Jacobian product: given
@@ -61,49 +62,49 @@ rng = np.random.default_rng(0)
 
 # %%
 class Tensor:
-    def __init__(self, data, _parents=()):
+    def __init__(self, data, parents=()):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
-        self._parents = _parents
-        self._backward = lambda g: None
+        self.parents = parents
+        self.backward_fn = lambda g: None
 
     def __add__(self, other):                       # other may be a bias (H,) broadcast over rows
         out = Tensor(self.data + other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g
             other.grad += g if g.shape == other.data.shape else g.sum(axis=0)  # undo broadcast
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def __mul__(self, other):                       # same shapes
         out = Tensor(self.data * other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g * other.data
             other.grad += g * self.data
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def __matmul__(self, other):                    # (N, D) @ (D, H) -> (N, H)
         out = Tensor(self.data @ other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g @ other.data.T           # (N, H) @ (H, D) -> (N, D)
             other.grad += self.data.T @ g           # (D, N) @ (N, H) -> (D, H)
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def tanh(self):
         t = np.tanh(self.data)
         out = Tensor(t, (self,))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g * (1 - t * t)            # d tanh(x) / dx = 1 - tanh(x)^2
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def sum(self):
         out = Tensor(self.data.sum(), (self,))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g * np.ones_like(self.data)
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def backward(self):
@@ -112,13 +113,13 @@ class Tensor:
         def visit(node):                            # post-order DFS = a topological order
             if id(node) not in seen:
                 seen.add(id(node))
-                for p in node._parents:
+                for p in node.parents:
                     visit(p)
                 topo.append(node)
         visit(self)
         self.grad = np.ones_like(self.data)         # d loss / d loss = 1
         for node in reversed(topo):
-            node._backward(node.grad)
+            node.backward_fn(node.grad)
 
 
 # %% [markdown]

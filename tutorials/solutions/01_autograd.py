@@ -35,11 +35,11 @@ def numerical_grad(f, x, h=1e-6):
 class Tensor:
     assign_in = ()                                             # ops whose backward assigns: exercise 2
 
-    def __init__(self, data, _parents=()):
+    def __init__(self, data, parents=()):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
-        self._parents = _parents
-        self._backward = lambda g: None
+        self.parents = parents
+        self.backward_fn = lambda g: None
 
     def receive(self, g, op):
         if op in Tensor.assign_in:
@@ -49,34 +49,34 @@ class Tensor:
 
     def __add__(self, other):
         out = Tensor(self.data + other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.receive(g, "add")
             other.receive(g, "add")
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def __mul__(self, other):
         out = Tensor(self.data * other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.receive(g * other.data, "mul")
             other.receive(g * self.data, "mul")
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def exp(self):
         e = np.exp(self.data)
         out = Tensor(e, (self,))
-        out._backward = lambda g: self.receive(g * e, "exp")
+        out.backward_fn = lambda g: self.receive(g * e, "exp")
         return out
 
     def log(self):
         out = Tensor(np.log(self.data), (self,))
-        out._backward = lambda g: self.receive(g / self.data, "log")
+        out.backward_fn = lambda g: self.receive(g / self.data, "log")
         return out
 
     def sum(self):
         out = Tensor(self.data.sum(), (self,))
-        out._backward = lambda g: self.receive(g * np.ones_like(self.data), "sum")
+        out.backward_fn = lambda g: self.receive(g * np.ones_like(self.data), "sum")
         return out
 
     def backward(self):
@@ -84,13 +84,13 @@ class Tensor:
         def visit(node):
             if id(node) not in seen:
                 seen.add(id(node))
-                for p in node._parents:
+                for p in node.parents:
                     visit(p)
                 topo.append(node)
         visit(self)
         self.grad = np.ones_like(self.data)
         for node in reversed(topo):
-            node._backward(node.grad)
+            node.backward_fn(node.grad)
 
 
 x = Tensor(rng.uniform(0.5, 2.0, 5))
