@@ -14,12 +14,12 @@
 # `(h_t, c_t)` that both M's prediction and C's decision are computed from. It builds on chapter 1
 # (reverse mode, finite differences); chapter 5 puts the mixture head on top.
 #
-# **Plan.** (1) one LSTM step and its backward, written out; (2) a whole sequence forward and
-# backpropagation through time (BPTT), with the *reset mask* that zeroes the state where a new
-# episode starts (Doom's training sequences cross episode boundaries); (3) a per-element gradient
-# check in float64; (4) equality with `minwm.lstm` (training) and `minwm.kernels` (inference);
-# (5) train a small LSTM with the library on a memory task and look at how the gradient flows
-# back in time, with and without a reset.
+# **Plan.** (1) one LSTM step, drawn as a diagram, and its backward, written out; (2) a whole
+# sequence forward and backpropagation through time (BPTT), with the *reset mask* that zeroes the
+# state where a new episode starts (Doom's training windows cross episode boundaries); (3) a
+# per-element gradient check in float64; (4) equality with `minwm.lstm` (training) and
+# `minwm.kernels` (inference); (5) train a small LSTM with the library on a memory task and look
+# at how the gradient flows back in time, with and without a reset.
 #
 # **Running.** `python tutorials/04_lstm.py`; `MINWM_FAST=1` runs in seconds (fewer training
 # steps). Pictures go to `tutorials/out/` (or `$MINWM_OUT`).
