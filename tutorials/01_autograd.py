@@ -47,60 +47,64 @@ rng = np.random.default_rng(0)
 # ## 1. A tiny Tensor
 #
 # A `Tensor` holds `data` (an ndarray), `grad` (same shape, filled in by `backward`), the tensors
-# it was made from (`_parents`) and a closure `_backward(g)` which, given the gradient `g` of the
+# it was made from (`parents`) and a closure `backward_fn(g)` which, given the gradient `g` of the
 # loss with respect to this tensor, **adds** (`+=`) its share into each parent's `.grad`.
 # Adding, not assigning, is the whole trick for nodes used more than once: the chain rule sums
-# over every path from a node to the loss.
+# over every path from a node to the loss. (`minwm.autograd` keeps the same two attributes under
+# the names `_parents` and `_backward`, micrograd's.)
 #
 # Five ops are enough for a neural network: `+` (with a bias broadcast over rows), `*`,
-# `@` (matrix product), `tanh` and `sum`. For `out = x @ w` with `x (N, D)` and `w (D, H)`,
-# the gradients are `dx = g @ w.T` and `dw = x.T @ g`: the shapes tell you where the transposes go.
+# `@` (matrix product), `tanh` and `sum`. Each backward is a vector-Jacobian product: given
+# $g = \partial L / \partial\,\mathrm{out}$ it returns $\partial L / \partial\,\mathrm{input}$.
+# For $\mathrm{out} = x w$ with $x \in \mathbb R^{N \times D}$, $w \in \mathbb R^{D \times H}$:
+# $\partial L/\partial x = g\, w^\top$ and $\partial L/\partial w = x^\top g$ (the shapes tell
+# you where the transposes go); for $\mathrm{out} = \tanh(x)$: $g \odot (1 - \mathrm{out}^2)$.
 
 # %%
 class Tensor:
-    def __init__(self, data, _parents=()):
+    def __init__(self, data, parents=()):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
-        self._parents = _parents
-        self._backward = lambda g: None
+        self.parents = parents
+        self.backward_fn = lambda g: None
 
     def __add__(self, other):                       # other may be a bias (H,) broadcast over rows
         out = Tensor(self.data + other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g
             other.grad += g if g.shape == other.data.shape else g.sum(axis=0)  # undo broadcast
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def __mul__(self, other):                       # same shapes
         out = Tensor(self.data * other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g * other.data
             other.grad += g * self.data
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def __matmul__(self, other):                    # (N, D) @ (D, H) -> (N, H)
         out = Tensor(self.data @ other.data, (self, other))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g @ other.data.T           # (N, H) @ (H, D) -> (N, D)
             other.grad += self.data.T @ g           # (D, N) @ (N, H) -> (D, H)
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def tanh(self):
         t = np.tanh(self.data)
         out = Tensor(t, (self,))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g * (1 - t * t)            # d tanh(x) / dx = 1 - tanh(x)^2
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def sum(self):
         out = Tensor(self.data.sum(), (self,))
-        def _backward(g):
+        def backward_fn(g):
             self.grad += g * np.ones_like(self.data)
-        out._backward = _backward
+        out.backward_fn = backward_fn
         return out
 
     def backward(self):
@@ -109,23 +113,24 @@ class Tensor:
         def visit(node):                            # post-order DFS = a topological order
             if id(node) not in seen:
                 seen.add(id(node))
-                for p in node._parents:
+                for p in node.parents:
                     visit(p)
                 topo.append(node)
         visit(self)
         self.grad = np.ones_like(self.data)         # d loss / d loss = 1
         for node in reversed(topo):
-            node._backward(node.grad)
+            node.backward_fn(node.grad)
 
 
 # %% [markdown]
 # ## 2. The reused node
 #
-# `b = a + a; c = b * b`, so `c = 4 a^2` and `dc/da = 8 a`. Two things must go right: `b`'s
+# `b = a + a; c = b * b`, so $c = 4a^2$ and $dc/da = 8a$. Two things must go right: `b`'s
 # gradient must be complete before `b` passes it on (the topological order guarantees it), and
-# `a` must receive *both* contributions from `a + a` (the `+=` guarantees it). An implementation
-# that assigned `grad = ...` instead would report `4 a`; one that walked the graph depth-first
-# without the order could pass on half of `b`'s gradient.
+# `a` must receive *both* contributions from `a + a` (the `+=` guarantees it). An `__add__`
+# whose backward assigned (`self.grad = g`) instead of adding would report $4a$, half the truth
+# (exercise 2); one that walked the graph depth-first without the order could pass on half of
+# `b`'s gradient.
 
 # %%
 a = Tensor([1.5, -2.0, 3.0])
@@ -138,11 +143,12 @@ assert np.allclose(a.grad, 8 * a.data)
 # %% [markdown]
 # ## 3. Finite differences
 #
-# The gradient is checked against centred differences `(f(x + h) - f(x - h)) / 2h` for every
-# element, in float64: the truncation error is O(h^2) and the rounding error O(eps / h), so
-# h ~ 1e-5..1e-6 gives ~1e-10 agreement. In float32 the best you could hope for is ~1e-3, too
-# loose to tell a subtle bug from noise. We compare with a relative error scaled by the
-# largest entry, so entries whose gradient is nearly zero do not raise false alarms.
+# The gradient is checked against centred differences $\frac{f(x + h) - f(x - h)}{2h}$ for every
+# element, in float64: the truncation error is $O(h^2)$ and the rounding error
+# $O(\epsilon_\mathrm{mach}/h)$, so $h \approx 10^{-5} \dots 10^{-6}$ gives ~1e-10 agreement. In
+# float32 the best you could hope for is ~1e-3, too loose to tell a subtle bug from noise. We
+# compare with a relative error scaled by the largest entry, so entries whose gradient is nearly
+# zero do not raise false alarms.
 
 # %%
 def rel_error(x, y):
@@ -164,9 +170,10 @@ def numerical_grad(f, x, h=1e-6):
 
 
 # %% [markdown]
-# The test network: a two-layer MLP with a squared-error loss, written with our five ops.
-# Note `y_hat` is reused by the loss `(y_hat - y) * (y_hat - y)`, and `x` feeds the loss twice
-# (directly and through `h`) in the residual term below, so the graph is a real DAG, not a chain.
+# The test network: a two-layer MLP with a squared-error loss, written with our five ops,
+# $L = \sum (\hat y - y)^2$ with $\hat y = \tanh(x w_1 + b_1)\, w_2 + b_2 + x w_1$.
+# The error is reused by the loss `err * err`, and `x @ w1` feeds the loss twice (through the
+# tanh and in the residual term), so the graph is a real DAG, not a chain.
 
 # %%
 N, D, H = 5, 3, 4
@@ -200,7 +207,7 @@ assert worst < 1e-8
 
 # %% [markdown]
 # ### How small should h be?
-# Sweep h and watch the error of one derivative fall as h^2 until rounding takes over. The
+# Sweep $h$ and watch the error fall as $h^2$ until rounding, growing as $1/h$, takes over. The
 # "V" shape is why the checks use h = 1e-6 and float64.
 
 # %%
@@ -249,7 +256,7 @@ assert np.allclose(a.grad, 8 * a.data)                 # the reused node, in the
 # ## 5. Using the library: fit a curve
 #
 # From here on we use `minwm.autograd` and `minwm.optim.Adam`, the optimiser V and M are trained
-# with. A 1-32-1 tanh network learns `y = sin(3x)` on [-1, 1]. Training runs in float32, like the
+# with. A 1-32-1 tanh network learns $y = \sin 3x$ on $[-1, 1]$. Training runs in float32, like the
 # real models; `no_grad()` evaluates without recording a graph.
 
 # %%
@@ -281,6 +288,7 @@ if plt is not None:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(xs, ys, "k.", label="data")
     ax.plot(xs, fit, "r-", label=f"MLP after {steps} Adam steps")
+    ax.set(xlabel="x", ylabel="y", title="y = sin(3x), fitted with minwm.autograd")
     ax.legend()
     fig.tight_layout()
     fig.savefig(OUT / "01_fit.png", dpi=100)
@@ -297,7 +305,7 @@ if plt is not None:
 # ## Exercises
 # 1. Add `exp` and `log` to the tiny `Tensor` and check both against finite differences.
 # 2. Replace `+=` by `=` in `__add__`'s backward and watch the reused-node check fail. What
-#    gradient do you get instead of `8a`, and why?
+#    gradient do you get instead of $8a$, and why? And with `=` in `__mul__`'s backward too?
 # 3. With `minwm.autograd`, check the gradient of `logsumexp` (the heart of the MDN loss in
 #    chapter 5) against finite differences, and show that it is the softmax.
 #

@@ -87,14 +87,16 @@ print("frames", frames.shape, frames.dtype)
 # ## 1. The forward pass, written out
 # The table of appendix A.1, with the conv ops of chapter 2 (`minwm.ops`, plain NumPy):
 #
-#     x (N, 64, 64, 3) -> conv 32, 64, 128, 256 (4x4, stride 2, ReLU) -> (N, 2, 2, 256) -> (N, 1024)
-#     mu = h @ W_mu + b_mu,  logvar = h @ W_logvar + b_logvar                      (N, Z) each
-#     z = mu + exp(logvar / 2) * eps,   eps ~ N(0, I)                           (reparameterisation)
-#     z -> dense (N, 1024) -> (N, 1, 1, 1024) -> deconv 128 (5x5), 64 (5x5), 32 (6x6) ReLU,
-#          3 (6x6) sigmoid -> (N, 64, 64, 3)
+# - encoder: $x$ (N, 64, 64, 3) $\to$ conv 32, 64, 128, 256 (4x4, stride 2, ReLU) $\to$
+#   (N, 2, 2, 256) $\to$ $h$ (N, 1024); $\mu = h W_\mu + b_\mu$,
+#   $\log\sigma^2 = h W_{\log\sigma^2} + b_{\log\sigma^2}$, (N, Z) each;
+# - sample: $z = \mu + e^{\log\sigma^2 / 2} \odot \epsilon$, $\epsilon \sim \mathcal N(0, I)$;
+# - decoder: $z \to$ dense (N, 1024) $\to$ (N, 1, 1, 1024) $\to$ deconv 128 (5x5), 64 (5x5),
+#   32 (6x6) ReLU, 3 (6x6) sigmoid $\to \hat x$ (N, 64, 64, 3).
 #
-# The sample `z = mu + sigma * eps` moves the randomness into an input `eps`, so the gradient
-# flows through `mu` and `logvar` (the "reparameterisation trick").
+# The sample $z = \mu + \sigma \epsilon$ moves the randomness into an input $\epsilon$, so the
+# gradient flows through $\mu$ and $\log\sigma^2$ (the "reparameterisation trick"); in code
+# `logvar` is $\log\sigma^2$.
 
 # %%
 from minwm import ops, vae
@@ -136,12 +138,16 @@ print(f"parameters: encoder {n_params['enc']:,}, decoder {n_params['dec']:,}, "
 
 # %% [markdown]
 # ## 2. The loss, written out
-# Per frame (the original code; DETAILS.md):
+# Per frame, as the original code computes it (`minwm.vae.loss` follows it): the squared error
+# *summed* over the 64 x 64 x 3 pixel values, not averaged, plus the KL to the prior, floored at
+# `kl_tolerance * Nz` with `kl_tolerance = 0.5`:
 #
-#     r_loss  = sum over pixels and channels of (x - x_hat)^2
-#     KL      = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))        KL(N(mu, sigma^2) || N(0, I))
-#     kl_loss = max(KL, kl_tolerance * Nz)                                 = max(KL, 16) for Nz = 32
-#     loss    = mean over the batch of r_loss + kl_loss
+# $$r = \sum_{\text{pixels, channels}} (x - \hat x)^2, \qquad
+# \mathrm{KL} = -\tfrac12 \sum_{j=1}^{N_z} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big)
+# = \mathrm{KL}\big(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I)\big),$$
+#
+# $$\mathrm{loss} = \operatorname{mean}_\mathrm{batch}\big(r + \max(\mathrm{KL},\ 0.5\, N_z)\big)
+# \qquad (\max(\mathrm{KL}, 16) \text{ for } N_z = 32).$$
 #
 # The floor ("free bits") means: below 16 nats the KL costs nothing and has no gradient, so V may
 # use that much information per frame for free, and only pays for more. Without it the KL term
@@ -170,8 +176,8 @@ assert diff < 1e-9
 
 # %% [markdown]
 # ### A gradient check of all of V
-# One random direction `u` over all 4.4M parameters at once: `<grad, u>` against
-# `(L(p + e u) - L(p - e u)) / 2e`, in float64, with the same `eps` on both sides. The step is
+# One random direction $u$ over all 4.4M parameters at once: $\langle \nabla L, u\rangle$ against
+# $\frac{L(p + e u) - L(p - e u)}{2e}$, in float64, with the same `eps` on both sides. The step is
 # tiny (e = 1e-8) on purpose: at full size, thousands of ReLU inputs sit near 0, and a larger step
 # pushes some across their kink, where the difference quotient no longer measures the gradient
 # (e = 1e-6 gives "errors" of ~1e-4 that shrink with e: kinks, not bugs).
@@ -231,8 +237,7 @@ if plt is not None:
     hist = np.array(history)
     ax.plot(hist[:, 0], label="r_loss (sum of squared error)")
     ax.plot(hist[:, 1], label="kl_loss (floored at 16)")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
+    ax.set(yscale="log", xlabel="step", ylabel="loss per frame (batch mean)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(OUT / "03_vae_loss.png", dpi=100)

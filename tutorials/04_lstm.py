@@ -14,12 +14,12 @@
 # `(h_t, c_t)` that both M's prediction and C's decision are computed from. It builds on chapter 1
 # (reverse mode, finite differences); chapter 5 puts the mixture head on top.
 #
-# **Plan.** (1) one LSTM step and its backward, written out; (2) a whole sequence forward and
-# backpropagation through time (BPTT), with the *reset mask* that zeroes the state where a new
-# episode starts (Doom's training sequences cross episode boundaries); (3) a per-element gradient
-# check in float64; (4) equality with `minwm.lstm` (training) and `minwm.kernels` (inference);
-# (5) train a small LSTM with the library on a memory task and look at how the gradient flows
-# back in time, with and without a reset.
+# **Plan.** (1) one LSTM step, drawn as a diagram, and its backward, written out; (2) a whole
+# sequence forward and backpropagation through time (BPTT), with the *reset mask* that zeroes the
+# state where a new episode starts (Doom's training windows cross episode boundaries); (3) a
+# per-element gradient check in float64; (4) equality with `minwm.lstm` (training) and
+# `minwm.kernels` (inference); (5) train a small LSTM with the library on a memory task and look
+# at how the gradient flows back in time, with and without a reset.
 #
 # **Running.** `python tutorials/04_lstm.py`; `MINWM_FAST=1` runs in seconds (fewer training
 # steps). Pictures go to `tutorials/out/` (or `$MINWM_OUT`).
@@ -48,16 +48,60 @@ rng = np.random.default_rng(0)
 # One gate order and one weight layout, used everywhere in minwm (training, Numba kernel, saved
 # weights): the four gates are slices of one `(N, 4H)` matrix, in the order **[i, f, g, o]**:
 #
-#     gates = x_t @ wx + h_{t-1} @ wh + b        wx (D, 4H), wh (H, 4H), b (4H,)
-#     i, f, o = sigmoid(gates[:, 0:H]), sigmoid(gates[:, H:2H]), sigmoid(gates[:, 3H:4H])
-#     g = tanh(gates[:, 2H:3H])
-#     c_t = f * c_{t-1} + i * g                  the cell: forget some, write some
-#     h_t = o * tanh(c_t)                        the output: read some
+# $$a = x_t W_x + h_{t-1} W_h + b \in \mathbb R^{N \times 4H},
+# \qquad W_x \in \mathbb R^{D \times 4H},\ W_h \in \mathbb R^{H \times 4H},$$
+# $$i = \sigma(a_{[0, H)}),\quad f = \sigma(a_{[H, 2H)}),
+# \quad g = \tanh(a_{[2H, 3H)}),\quad o = \sigma(a_{[3H, 4H)}),$$
+# $$c_t = f \odot c_{t-1} + i \odot g \quad\text{(the cell: forget some, write some)}, \qquad
+# h_t = o \odot \tanh(c_t) \quad\text{(the output: read some)}.$$
 #
-# The backward runs the same lines in reverse. `dc` arrives from two places: from `c_t`'s own
-# future (the next step's `f * c`) and through `h_t = o * tanh(c_t)`; their sum is `dct` below.
-# The derivatives of the activations are written with their outputs: `sigmoid' = s (1 - s)`,
-# `tanh' = 1 - t^2`.
+# The backward runs the same lines in reverse. $\partial L/\partial c_t$ arrives from two places:
+# from $c_t$'s own future (the next step's $f \odot c_t$) and through $h_t = o \odot \tanh(c_t)$;
+# their sum is `dct` below. The activations' derivatives are written with their outputs:
+# $\sigma' = \sigma(1 - \sigma)$, $\tanh' = 1 - \tanh^2$. The picture: the cell line $c$ runs
+# along the top, touched only by a product and a sum, which is why gradients survive many steps.
+
+# %%
+def draw_lstm_cell(path):
+    """The LSTM cell as boxes and arrows: gates i, f, g, o from [x_t, h_{t-1}], the cell line c, h_t."""
+    from matplotlib.patches import Circle, FancyBboxPatch
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    ax.set(xlim=(0, 10), ylim=(0, 6), aspect="equal")
+    ax.axis("off")
+    ax.add_patch(FancyBboxPatch((1.0, 0.8), 7.6, 4.2, boxstyle="round,pad=0.1", fc="#f4f4f4", ec="gray"))
+    arrow = lambda x0, y0, x1, y1: ax.annotate("", (x1, y1), (x0, y0), arrowprops=dict(arrowstyle="->", lw=1.3))
+
+    def node(x, y, text, fc=None):                             # a box (a layer) or a circle (pointwise op)
+        ax.add_patch(FancyBboxPatch((x - 0.58, y - 0.3), 1.16, 0.6, boxstyle="round,pad=0.05", fc=fc, ec="k")
+                     if fc else Circle((x, y), 0.25, fc="white", ec="k"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=11 if fc else 12)
+
+    for x, text, fc in [(2.2, r"$f = \sigma(\cdot)$", "#f9c0c0"), (3.6, r"$i = \sigma(\cdot)$", "#c0d8f9"),
+                        (5.0, r"$g = \tanh(\cdot)$", "#c8f0c0"), (6.4, r"$o = \sigma(\cdot)$", "#f9e0a0")]:
+        node(x, 2.0, text, fc)
+        arrow(x, 1.2, x, 1.7)
+    ax.plot([0.2, 6.4], [1.2, 1.2], "k", lw=1.3)
+    ax.text(0.2, 0.6, "$[x_t,\\ h_{t-1}]$ @ $[W_x; W_h] + b$: one matmul, 4H columns", fontsize=9, va="center")
+    for x, y, text in [(2.2, 4.3, r"$\times$"), (4.3, 4.3, "$+$"), (4.3, 3.3, r"$\times$"), (6.4, 3.0, r"$\times$")]:
+        node(x, y, text)
+    node(7.5, 3.6, r"$\tanh$", "#e8e8e8")
+    for a in [(0.6, 4.3, 1.95, 4.3), (2.45, 4.3, 4.05, 4.3), (4.55, 4.3, 9.3, 4.3), (2.2, 2.3, 2.2, 4.05),
+              (3.6, 2.3, 4.1, 3.15), (5.0, 2.3, 4.5, 3.15), (4.3, 3.55, 4.3, 4.05), (7.5, 4.3, 7.5, 3.9),
+              (7.1, 3.45, 6.65, 3.1), (6.4, 2.3, 6.4, 2.75), (6.65, 3.0, 9.3, 3.0)]:
+        arrow(*a)
+    for x, y, text in [(0.1, 4.3, "$c_{t-1}$"), (9.35, 4.3, "$c_t$"), (9.35, 3.0, "$h_t$")]:
+        ax.text(x, y, text, fontsize=12, va="center")
+    ax.text(5.0, 5.35, r"$c_t = f \odot c_{t-1} + i \odot g \qquad h_t = o \odot \tanh(c_t)$",
+            ha="center", fontsize=12)
+    ax.text(5.0, 0.15, "gate order in the weights' columns: [i, f, g, o]", ha="center", fontsize=9, color="dimgray")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if plt is not None:
+    draw_lstm_cell(OUT / "04_lstm_cell.png")
+
 
 # %%
 def sigmoid(x):
@@ -96,8 +140,9 @@ def lstm_step_backward(dh, dc, cache):
 # the weight gradients of every step: the same weights are reused T times (chapter 1's reused
 # node, T-fold).
 #
-# **Reset mask.** Doom's M is trained on 500-step chunks that may contain the end of one episode
-# and the start of the next. Where `reset[n, t] = 1` the incoming state of row n is zeroed before
+# **Reset mask.** Doom's M is trained on windows of consecutive steps (500 in the original code
+# and minwm's `paper` preset, 100 in its `default` preset) that may contain the end of one
+# episode and the start of the next. Where `reset[n, t] = 1` the incoming state of row n is zeroed before
 # step t, so no memory leaks across episodes. Zeroing is multiplication by `keep = 1 - reset`,
 # whose gradient is the same multiplication: nothing flows back across a reset either.
 
@@ -132,8 +177,8 @@ def lstm_backward(dhs, dhT, dcT, cache):
 
 # %% [markdown]
 # ## 3. Gradient check, per element, in float64
-# A loss that uses every output, `L = <hs, G> + <hT, gh> + <cT, gc>` with fixed random weights,
-# so `dhs = G, dhT = gh, dcT = gc`; and a reset in the middle of one row.
+# A loss that uses every output, $L = \langle hs, G\rangle + \langle h_T, g_h\rangle + \langle c_T, g_c\rangle$
+# with fixed random weights, so `dhs = G, dhT = gh, dcT = gc`; and a reset in the middle of one row.
 
 # %%
 def rel_error(x, y):
@@ -186,7 +231,10 @@ assert np.all(dx_end[1, :2] == 0) and np.all(dh0_end[1] == 0) and np.all(dc0_end
 #
 # At inference time (the dream, the real-env agent) `minwm.kernels.lstm_step` runs one step for
 # a whole batch of rollouts, with `w = [wx; wh]` stacked so that a step is one matmul on `[x, h]`.
-# Its NumPy twin `lstm_step_numpy` must agree with our step too: one layout everywhere.
+# It works in place, in buffers the dream allocates once (its docstring says so): it reads
+# `xh = [x, h]` (N, D + H) and overwrites the `h` part with $h_t$, and `c` with $c_t$, so the next
+# step's `[x, h]` is ready without a copy; `gates` is scratch space. Its NumPy twin
+# `lstm_step_numpy` returns `h, c` as usual. Both must agree with our step: one layout everywhere.
 
 # %%
 from minwm import kernels
@@ -203,11 +251,13 @@ assert diff < 1e-12
 h1, c1 = kernels.lstm_step_numpy(x[:, 0], h0, c0, None, wx, wh, b)
 h1_ours, c1_ours, _ = lstm_step_forward(x[:, 0], h0, c0, wx, wh, b)
 f32 = lambda a: np.ascontiguousarray(a, np.float32)
-xh, c_k = f32(np.concatenate([x[:, 0], h0], axis=1)), f32(c0)               # (N, D + H)
-kernels.lstm_step(xh, c_k, None, f32(np.concatenate([wx, wh])), f32(b), np.empty((N, 4 * H), np.float32))
+xh, c_kernel = f32(np.concatenate([x[:, 0], h0], axis=1)), f32(c0)          # [x, h] (N, D + H), c (N, H)
+kernels.lstm_step(xh, c_kernel, None, f32(np.concatenate([wx, wh])), f32(b), np.empty((N, 4 * H), np.float32))
+h_kernel = xh[:, D:]                                                         # h_t, written over h_{t-1}
+d_kernel = max(np.abs(h_kernel - h1_ours).max(), np.abs(c_kernel - c1_ours).max())
 print(f"ours vs kernels.lstm_step_numpy: {max(np.abs(h1 - h1_ours).max(), np.abs(c1 - c1_ours).max()):.1e};"
-      f" vs the Numba kernel (float32): {np.abs(xh[:, D:] - h1_ours).max():.1e}")
-assert np.allclose(h1, h1_ours, atol=1e-12) and np.allclose(xh[:, D:], h1_ours, atol=1e-5)
+      f" vs the Numba kernel (float32): {d_kernel:.1e}")
+assert np.allclose(h1, h1_ours, atol=1e-12) and np.allclose(c1, c1_ours, atol=1e-12) and d_kernel < 1e-5
 
 # %% [markdown]
 # ## 5. Using the library: remembering across time
@@ -293,7 +343,8 @@ if plt is not None:
 
 # %% [markdown]
 # ## Summary
-# - One step: `gates = x wx + h wh + b`, order [i, f, g, o]; `c' = f c + i g`; `h' = o tanh(c')`.
+# - One step: $a = x W_x + h W_h + b$, gate order [i, f, g, o]; $c_t = f \odot c_{t-1} + i \odot g$;
+#   $h_t = o \odot \tanh(c_t)$.
 # - BPTT runs the step's backward from the last step to the first, summing the weight gradients
 #   over time; the reset mask zeroes the state, and with it the gradient, where episodes start.
 # - Our loop equals `minwm.lstm` (training), `kernels.lstm_step_numpy` and the Numba

@@ -28,55 +28,55 @@ def numerical_grad(f, x, h=1e-6):
 
 # %% [markdown]
 # ## Exercise 1: `exp` and `log`
-# `d exp(x) = exp(x)` (reuse the output), `d log(x) = 1 / x`. The `accumulate` flag exists only
-# for exercise 2.
+# $\frac{d}{dx} e^x = e^x$ (reuse the output), $\frac{d}{dx}\log x = 1/x$. `receive` adds a
+# gradient into `.grad`; its `assign_in` switch exists only for exercise 2.
 
 # %%
 class Tensor:
-    accumulate = True
+    assign_in = ()                                             # ops whose backward assigns: exercise 2
 
-    def __init__(self, data, _parents=()):
+    def __init__(self, data, parents=()):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
-        self._parents = _parents
-        self._backward = lambda g: None
+        self.parents = parents
+        self.backward_fn = lambda g: None
 
-    def _add_grad(self, g):
-        if Tensor.accumulate:
-            self.grad += g
-        else:
+    def receive(self, g, op):
+        if op in Tensor.assign_in:
             self.grad = g                                      # the bug of exercise 2
+        else:
+            self.grad += g
 
     def __add__(self, other):
         out = Tensor(self.data + other.data, (self, other))
-        def _backward(g):
-            self._add_grad(g)
-            other._add_grad(g)
-        out._backward = _backward
+        def backward_fn(g):
+            self.receive(g, "add")
+            other.receive(g, "add")
+        out.backward_fn = backward_fn
         return out
 
     def __mul__(self, other):
         out = Tensor(self.data * other.data, (self, other))
-        def _backward(g):
-            self._add_grad(g * other.data)
-            other._add_grad(g * self.data)
-        out._backward = _backward
+        def backward_fn(g):
+            self.receive(g * other.data, "mul")
+            other.receive(g * self.data, "mul")
+        out.backward_fn = backward_fn
         return out
 
     def exp(self):
         e = np.exp(self.data)
         out = Tensor(e, (self,))
-        out._backward = lambda g: self._add_grad(g * e)
+        out.backward_fn = lambda g: self.receive(g * e, "exp")
         return out
 
     def log(self):
         out = Tensor(np.log(self.data), (self,))
-        out._backward = lambda g: self._add_grad(g / self.data)
+        out.backward_fn = lambda g: self.receive(g / self.data, "log")
         return out
 
     def sum(self):
         out = Tensor(self.data.sum(), (self,))
-        out._backward = lambda g: self._add_grad(g * np.ones_like(self.data))
+        out.backward_fn = lambda g: self.receive(g * np.ones_like(self.data), "sum")
         return out
 
     def backward(self):
@@ -84,13 +84,13 @@ class Tensor:
         def visit(node):
             if id(node) not in seen:
                 seen.add(id(node))
-                for p in node._parents:
+                for p in node.parents:
                     visit(p)
                 topo.append(node)
         visit(self)
         self.grad = np.ones_like(self.data)
         for node in reversed(topo):
-            node._backward(node.grad)
+            node.backward_fn(node.grad)
 
 
 x = Tensor(rng.uniform(0.5, 2.0, 5))
@@ -102,18 +102,27 @@ assert rel_error(x.grad, num) < 1e-8
 
 # %% [markdown]
 # ## Exercise 2: `=` instead of `+=`
-# Both reused nodes lose a path. `c = b * b`: the mul's backward sets `b.grad = g b` twice,
-# so `b.grad = b` instead of `2b`. `b = a + a`: the add's backward sets `a.grad = b.grad` twice,
-# so `a.grad = b = 2a` instead of `2 b.grad`. Result `2a`, a quarter of the truth `8a`.
+# The chapter's reused node, `a = [1.5, -2, 3]`, `b = a + a`, `c = sum(b * b)`. With `=` in
+# `__add__`'s backward only: the mul's backward still adds both of its paths, so `b.grad` is the
+# correct $2b$; then the add's backward *sets* `a.grad = b.grad` twice instead of adding it twice,
+# so `a.grad` $= 2b = 4a$: half of the truth $8a$, one path lost (the chapter's "$4a$").
+# With `=` in `__mul__`'s backward too, `b.grad` is set twice to $g \cdot b$, so it is $b$ instead
+# of $2b$ and `a.grad` $= b = 2a$: a quarter, one path lost at each of the two reused nodes.
 
 # %%
-Tensor.accumulate = False
-a = Tensor([1.5, -2.0, 3.0])
-b = a + a
-(b * b).sum().backward()
-print("with '=':", a.grad, " (2a =", 2 * a.data, "; the truth 8a =", 8 * a.data, ")")
-assert np.allclose(a.grad, 2 * a.data)
-Tensor.accumulate = True
+def reused_node_grad():
+    a = Tensor([1.5, -2.0, 3.0])
+    b = a + a
+    (b * b).sum().backward()
+    return a.grad, a.data
+
+
+for bug, factor in [(("add",), 4), (("add", "mul"), 2), ((), 8)]:
+    Tensor.assign_in = bug
+    grad, a = reused_node_grad()
+    print(f"'=' in the backward of {bug or 'nothing'}: dc/da = {grad}  ({factor}a = {factor * a})")
+    assert np.allclose(grad, factor * a)
+Tensor.assign_in = ()
 
 # %% [markdown]
 # ## Exercise 3: the gradient of logsumexp is the softmax
