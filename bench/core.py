@@ -18,7 +18,6 @@ import time
 import numpy as np
 
 from minwm import formats, mdnrnn, vae
-from minwm.autograd import tensor
 from minwm.optim import Adam, clip_grad_value
 
 
@@ -56,12 +55,10 @@ def bench_vae(nz, steps, batch=100):
     cfg = vae.VAEConfig(nz=nz)
     p = vae.init_params(cfg, rng)
     opt = Adam(p.values(), lr=1e-4)
-    x = tensor(rng.random((batch, 64, 64, 3)))
+    x = rng.random((batch, 64, 64, 3)).astype(np.float32)
 
     def step():
-        opt.zero_grad()
-        loss, _, _ = vae.loss(p, cfg, x, rng)
-        loss.backward()
+        vae.loss_and_grad(p, cfg, x, rng)          # as train_vae: the batch split over the cores
         opt.step()
     step()  # warm up (Numba compilation, allocator)
     times = [_timed(step) for _ in range(steps)]

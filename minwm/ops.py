@@ -34,11 +34,10 @@ def _im2col(x, k, s):
     return patches.reshape(N * Ho * Wo, k * k * C)  # (N*H'*W', k*k*C)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _col2im_kernel(cols, out, s):
     # cols (N, H', W', k, k, C) scatter-added into out (N, H, W, C) in a single pass, where NumPy
-    # would need k*k strided passes. Serial on purpose: a Numba thread pool next to OpenBLAS's
-    # spinning worker threads made the whole VAE step ~30% slower (bench/core.py).
+    # would need k*k strided passes. Serial: the cores take parts of the batch (minwm.parallel).
     N, Ho, Wo, k, _, C = cols.shape
     for n in range(N):
         for i in range(Ho):

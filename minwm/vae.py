@@ -13,11 +13,12 @@ Parameters are a flat dict {name: Tensor} whose names and shapes are the exporte
     dec.dense.w (Z, 1024), .b (1024,)                dec.deconv{1..4}.w (Cin, k, k, Cout), .b (Cout,)
 No layer objects: encode/decode read top to bottom like the table above.
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from minwm import formats
+from minwm import formats, parallel
 from minwm.autograd import Tensor, conv2d, conv_transpose2d, gaussian_kl, squared_error
 from minwm.formats import DECODER, ENCODER  # (Cin, Cout, k) of each layer: the saved layout's
 
@@ -70,19 +71,42 @@ def decode(p, z):
     return h
 
 
-def loss(p, cfg: VAEConfig, x, rng: np.random.Generator):
+def loss(p, cfg: VAEConfig, x, rng: np.random.Generator, eps=None):
     """x (N, 64, 64, 3) Tensor in [0, 1] -> (loss, r_loss, kl_loss), each a scalar Tensor.
 
     r_loss = mean_n sum_pixels (x - x_hat)^2
     kl_loss = mean_n max(KL(N(mu, sigma^2) || N(0, I)), kl_tolerance * nz)
+    eps (N, Z): the reparameterisation's noise, drawn from rng if None.
     """
     mu, logvar = encode(p, x)
-    eps = rng.standard_normal(mu.shape).astype(mu.dtype)
+    eps = rng.standard_normal(mu.shape).astype(mu.dtype) if eps is None else eps
     z = mu + (logvar * 0.5).exp() * eps                              # (N, Z) reparameterised
     x_hat = decode(p, z)
     r_loss = squared_error(x_hat, x, axis=(1, 2, 3)).mean()
     kl_loss = gaussian_kl(mu, logvar).clamp_min(cfg.kl_tolerance * cfg.nz).mean()
     return r_loss + kl_loss, r_loss, kl_loss
+
+
+def loss_and_grad(p, cfg: VAEConfig, x, rng: np.random.Generator):
+    """loss() of the batch x (N, 64, 64, 3) array in [0, 1], and its gradient in p's .grad (set,
+    not added) -> (loss, r_loss, kl_loss) floats. The batch is split over the cores
+    (minwm.parallel): each part runs its own graph on its own Tensors of the same weight arrays,
+    its loss weighted by its share of the batch (the loss is a batch mean); the parts' gradients
+    are summed. eps is drawn for the whole batch first, as loss() draws it."""
+    N = len(x)
+    eps = rng.standard_normal((N, cfg.nz)).astype(x.dtype)           # (N, Z)
+
+    def part(s):
+        q = {k: Tensor(t.data, True) for k, t in p.items()}
+        losses = loss(q, cfg, Tensor(x[s]), rng, eps[s])
+        w = (s.stop - s.start) / N
+        losses[0].backward(np.asarray(w, x.dtype))
+        return q, [w * float(v.data) for v in losses]
+    results = parallel.run(part, parallel.slices(N, min(parallel.parts(), N)))
+    for k, t in p.items():
+        grads = [q[k].grad for q, _ in results]
+        t.grad = functools.reduce(np.add, grads)
+    return tuple(np.sum([r for _, r in results], axis=0).tolist())
 
 
 def export(p, cfg: VAEConfig, path):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from gradcheck import check_grads
 
-from minwm import mdnrnn, vae
-from minwm.autograd import no_grad, tensor
+from minwm import mdnrnn, parallel, vae
+from minwm.autograd import Tensor, no_grad, tensor
 
 F64 = np.float64
 
@@ -22,6 +22,23 @@ def test_vae_shapes_and_parameter_layout():
         x_hat = vae.decode(p, mu)
     assert mu.shape == logvar.shape == (3, 64) and x_hat.shape == (3, 64, 64, 3)
     assert x_hat.dtype == np.float32 and np.all((x_hat.data > 0) & (x_hat.data < 1))
+
+
+def test_vae_batch_split_over_threads_gives_the_one_graph_loss_and_gradient(monkeypatch):
+    """loss_and_grad (the batch in parts, one thread each) = loss() on the whole batch + backward."""
+    cfg = vae.VAEConfig(nz=8)
+    p = vae.init_params(cfg, np.random.default_rng(0), dtype=F64)
+    x = np.random.default_rng(1).random((5, 64, 64, 3))
+    monkeypatch.setattr(parallel, "parts", lambda: 3)                 # uneven parts: 1, 2, 2
+    losses = vae.loss_and_grad(p, cfg, x, np.random.default_rng(2))
+    split = {k: t.grad for k, t in p.items()}
+    for t in p.values():
+        t.grad = None
+    ref = vae.loss(p, cfg, Tensor(x), np.random.default_rng(2))
+    ref[0].backward()
+    np.testing.assert_allclose(losses, [float(v.data) for v in ref], rtol=1e-12)
+    for k, t in p.items():
+        np.testing.assert_allclose(split[k], t.grad, rtol=1e-9, atol=1e-12, err_msg=k)
 
 
 def test_vae_loss_matches_formula_with_kl_floor():

@@ -240,16 +240,16 @@ def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
                              ["vae.epochs=2", "vae.checkpoint_every=4", "vae.nz=8"])
     train_vae.main(cfg(tmp_path / "a"))
 
-    real_loss, calls = train_vae.vae.loss, []
+    real_step, calls = train_vae.vae.loss_and_grad, []
     def interrupted(*args):
         calls.append(1)
         if len(calls) == 7:                       # mid-epoch, between two checkpoints
             raise KeyboardInterrupt
-        return real_loss(*args)
-    monkeypatch.setattr(train_vae.vae, "loss", interrupted)
+        return real_step(*args)
+    monkeypatch.setattr(train_vae.vae, "loss_and_grad", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_vae.main(cfg(tmp_path / "b"))
-    monkeypatch.setattr(train_vae.vae, "loss", real_loss)
+    monkeypatch.setattr(train_vae.vae, "loss_and_grad", real_step)
     assert formats.load_npz(tmp_path / "b" / "vae.ckpt.npz", "minwm train-vae doom")[1]["step"] == 6   # nothing finished lost
     train_vae.main(cfg(tmp_path / "b"))
     wa, wb = np.load(tmp_path / "a" / "vae.npz"), np.load(tmp_path / "b" / "vae.npz")
