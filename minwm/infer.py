@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minwm import controller as C
-from minwm import formats
+from minwm import formats, parallel
 from minwm.kernels import lstm_step, mdn_head
 from minwm.ops import conv2d_forward, conv_transpose2d_forward
 
@@ -91,7 +91,16 @@ def random_mdnrnn_arrays(nz, na, hidden, rng: np.random.Generator, k=5, restart=
 
 # ------------------------------------------------------------------------------------------ V
 def encode(vae: VAE, frames):
-    """frames (N, 64, 64, 3) uint8 (or float in [0, 1]) -> mu, logvar (N, Z)."""
+    """frames (N, 64, 64, 3) uint8 (or float in [0, 1]) -> mu, logvar (N, Z). A batch of 16 frames
+    or more is split over the cores (minwm.parallel), one part per thread."""
+    parts = parallel.slices(len(frames), max(1, min(parallel.parts(), len(frames) // 8)))
+    if len(parts) == 1:
+        return _encode(vae, frames)
+    mu, logvar = zip(*parallel.run(lambda s: _encode(vae, frames[s]), parts))
+    return np.concatenate(mu), np.concatenate(logvar)
+
+
+def _encode(vae: VAE, frames):
     x = frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames.astype(np.float32, copy=False)
     p = vae.params
     for i in range(1, 5):
