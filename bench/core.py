@@ -108,9 +108,7 @@ def bench_mdnrnn(cfg, T, steps, batch=100):
     z, a, restart, done = synthetic_m_batch(cfg, T, batch, rng)
 
     def step():
-        opt.zero_grad()
-        loss, _, _ = mdnrnn.loss(p, cfg, z, a, restart, done)
-        loss.backward()
+        mdnrnn.loss_and_grad(p, cfg, z, a, restart, done)   # as train_rnn: split over the cores
         clip_grad_value(p.values(), 1.0)
         opt.step()
     step()

@@ -67,8 +67,11 @@ def train(size, batch, seq, steps, out, dtype="float32"):
         a = rng.uniform(-1, 1, (batch, seq, cfg.na)).astype(np.float32)
         restart, done, mask = ((rng.random((3, batch, seq)) < [[[0.02]], [[0.02]], [[0.97]]])
                                .astype(np.float32) if doom else (None, None, None))
-        opt.zero_grad()
-        mdnrnn.loss(p, cfg, z, a, restart, done, mask, carry)[0].backward()
+        if hasattr(mdnrnn, "loss_and_grad"):                        # as its train_rnn steps
+            mdnrnn.loss_and_grad(p, cfg, z, a, restart, done, mask, carry)
+        else:
+            opt.zero_grad()
+            mdnrnn.loss(p, cfg, z, a, restart, done, mask, carry)[0].backward()
         clip_grad_value(p.values(), 1.0)
         opt.step()
     state = {k: t.data for k, t in p.items()}

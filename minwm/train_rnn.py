@@ -162,11 +162,9 @@ def _train(cfg: Config):
             before = step, runs.rng_state(rng), list(state)   # what a Ctrl-C inside this step undoes
             i = step % steps_per_epoch
             z, a, restart, done, mask = batch_arrays(series, idx[i], rng)
-            opt.zero_grad()
-            loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask,
-                                                  carry=state if carry else None)
-            runs.check_finite(float(loss.data), "the M loss", ckpt_path)
-            loss.backward()
+            loss, z_loss, done_loss = mdnrnn.loss_and_grad(p, mcfg, z, a, restart, done, mask,
+                                                           carry=state if carry else None)
+            runs.check_finite(loss, "the M loss", ckpt_path)
             clip_grad_value(p.values(), cfg.rnn.grad_clip)
             opt.step()
             step += 1
@@ -177,9 +175,9 @@ def _train(cfg: Config):
                                validate(p, mcfg, series, held_out, T, batch)))
                 bar.write(f"epoch {step // steps_per_epoch}: held-out z loss {val['val_z_loss']:.4f}, "
                           f"done loss {val['val_done_loss']:.4f}")
-            log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data), z_loss=z_loss,
+            log(step=step, epoch=step / steps_per_epoch, loss=loss, z_loss=z_loss,
                 done_loss=done_loss, lr=opt.lr, **val)
-            bar.set_postfix(loss=f"{float(loss.data):.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
+            bar.set_postfix(loss=f"{loss:.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
             bar.update()
             if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
                 if step % steps_per_epoch == 0:

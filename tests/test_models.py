@@ -108,6 +108,34 @@ def test_mdnrnn_gradcheck_end_to_end(doom):
     check_grads(lambda: mdnrnn.loss(p, cfg, z, a, restart, done)[0], list(p.values()))
 
 
+@pytest.mark.parametrize("doom", [False, True])
+def test_mdnrnn_batch_split_over_threads_gives_the_one_graph_loss_and_gradient(doom, monkeypatch):
+    """loss_and_grad (sequences in parts, one thread each; each part's z and done losses weighted
+    by its share of their means) = loss() on the whole batch + backward, carried state included."""
+    rng = np.random.default_rng(5)
+    cfg = mdnrnn.MDNRNNConfig(nz=3, na=2, hidden=4, k=2, restart=doom, done=doom)
+    p = mdnrnn.init_params(cfg, rng, dtype=F64)
+    N, T = 5, 6
+    z, a = rng.standard_normal((N, T + 1, 3)), rng.uniform(-1, 1, (N, T, 2))
+    restart, done, mask = ((rng.random((3, N, T)) < [[[0.2]], [[0.3]], [[0.7]]]).astype(F64)
+                           if doom else (None, None, None))
+    h0 = [rng.standard_normal((N, 4)), rng.standard_normal((N, 4))]
+    monkeypatch.setattr(parallel, "parts", lambda: 3)                 # uneven parts: 1, 2, 2
+    carry = list(h0)
+    losses = mdnrnn.loss_and_grad(p, cfg, z, a, restart, done, mask, carry)
+    split = {k: t.grad for k, t in p.items()}
+    for t in p.values():
+        t.grad = None
+    ref_carry = list(h0)
+    loss, z_loss, done_loss = mdnrnn.loss(p, cfg, z, a, restart, done, mask, ref_carry)
+    loss.backward()
+    np.testing.assert_allclose(losses, [float(loss.data), z_loss, done_loss], rtol=1e-12)
+    for k, t in p.items():
+        np.testing.assert_allclose(split[k], t.grad, rtol=1e-9, atol=1e-12, err_msg=k)
+    for got, want in zip(carry, ref_carry):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_mdnrnn_learns_a_predictable_sequence():
     # z_{t+1} = -z_t (+ tiny noise): M must drive its NLL far below the N(0, 1) baseline of ~1.42
     rng = np.random.default_rng(4)

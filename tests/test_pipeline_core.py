@@ -67,16 +67,16 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, monkeypatch):
     train_rnn.main(tiny_doom(a, epochs=25, **kw))
     # stopped after 7 epochs, resumed to 25 and interrupted mid-epoch (Ctrl-C), then resumed again
     train_rnn.main(tiny_doom(b, epochs=7, **kw))
-    real_loss, calls = train_rnn.mdnrnn.loss, []
+    real_step, calls = train_rnn.mdnrnn.loss_and_grad, []
     def interrupted(*args, **kwargs):
         calls.append(1)
         if len(calls) == 30:                      # step 28 + 30: mid-epoch, between checkpoints
             raise KeyboardInterrupt
-        return real_loss(*args, **kwargs)
-    monkeypatch.setattr(train_rnn.mdnrnn, "loss", interrupted)
+        return real_step(*args, **kwargs)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss_and_grad", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_rnn.main(tiny_doom(b, epochs=25, **kw))
-    monkeypatch.setattr(train_rnn.mdnrnn, "loss", real_loss)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss_and_grad", real_step)
     ckpt = formats.load_npz(b / "mdnrnn.ckpt.npz", "minwm train-rnn doom")
     assert ckpt[1]["step"] == 28 + 29 and ckpt[1]["step"] % 4 != 0   # nothing finished lost
     assert np.abs(ckpt[0]["h"]).max() > 0 if carry else True        # the carried state is kept
