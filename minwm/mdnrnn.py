@@ -15,13 +15,13 @@ Doom adds the done cross-entropy with positives weighted x10 (original code), me
 Parameters (the exported layout): lstm.wx (D, 4H), lstm.wh (H, 4H), lstm.b (4H,) in gate order
 [i, f, g, o] (see lstm.py); mdn.w (H, 3ZK [+1]), mdn.b.
 """
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from minwm import formats, parallel
+from minwm import formats
 from minwm.autograd import Tensor, concat, lstm
+from minwm.parallel import backward_in_parts
 from minwm.train_kernels import mdn_loss
 
 
@@ -153,17 +153,15 @@ def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=N
 
 
 def loss_and_grad(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=None):
-    """loss() and its gradient in p's .grad (set, not added) -> (loss, z_loss, done_loss) floats.
-    The batch's sequences are split over the cores (minwm.parallel, as vae.loss_and_grad): each
-    part's z loss and done loss are weighted by its share of the terms each mean is over (the
-    mask's ones, the (n, t) steps), and the parts' gradients are summed. At H=256 the per-step
+    """loss() and its gradient in p's .grad -> (loss, z_loss, done_loss) floats. The sequences are
+    split over the cores (backward_in_parts), each part's z and done losses weighted by its share
+    of the terms each mean is over (the mask's ones, the (n, t) steps). At H=256 the per-step
     h @ wh, (100, 256) x (256, 1024), is too small for BLAS to use two cores well; half of it on
     each core, with its gate math, is not. carry: as forward's, for the whole batch."""
     N, T = a.shape[:2]
     n_terms = N * T if mask is None else max(float(np.sum(mask)), 1.0)
 
-    def part(s):
-        q = {k: Tensor(t.data, True) for k, t in p.items()}
+    def part(q, s):
         sub = [None if v is None else v[s] for v in (restart, done, mask)]
         c = None if carry is None else [carry[0][s], carry[1][s]]
         y = forward(q, cfg, Tensor(z[s, :-1]), Tensor(a[s]), sub[0], c)
@@ -174,13 +172,11 @@ def loss_and_grad(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None
         if cfg.done:                                                 # the done column's own weight
             dy[..., -1] *= dy.dtype.type(wd / wz)
         y.backward(dy)
-        return q, wz * z_loss, wd * done_loss, c
-    results = parallel.run(part, parallel.slices(N, min(parallel.parts(), N)))
-    for k, t in p.items():
-        t.grad = functools.reduce(np.add, [q[k].grad for q, *_ in results])
+        return wz * z_loss, wd * done_loss, c
+    results = backward_in_parts(p, part, N)
     if carry is not None:
         carry[:] = [np.concatenate([c[i] for *_, c in results]) for i in (0, 1)]
-    z_loss, done_loss = float(sum(r[1] for r in results)), float(sum(r[2] for r in results))
+    z_loss, done_loss = float(sum(r[0] for r in results)), float(sum(r[1] for r in results))
     return z_loss + done_loss, z_loss, done_loss
 
 

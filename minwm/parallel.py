@@ -10,10 +10,14 @@ summed. NumPy and the Numba kernels (nogil) let go of the GIL, so Python threads
                           OPENBLAS_NUM_THREADS=1), 1 if the BLAS is not an OpenBLAS we can set
     run(fn, items)        [fn(item) for item in items], one thread each, BLAS at 1 thread meanwhile
     slices(n, k)          k contiguous slices covering range(n), sizes differing by at most one
+    backward_in_parts(p, part, n)   a training step's graphs, one per part (V's and M's)
 """
 import concurrent.futures
 import ctypes
+import functools
 import itertools
+
+import numpy as np
 
 _pool, _pool_size = None, 0
 
@@ -69,3 +73,17 @@ def run(fn, items):
         return [first] + [f.result() for f in futures]
     finally:
         _blas[1](threads)
+
+
+def backward_in_parts(p, part, n):
+    """The batch's rows range(n) in parts, one per core: part(q, s) builds the
+    graph of rows s on its own Tensors q of p's arrays (a graph per thread, so no .grad is written
+    by two threads) and runs its backward. Then p's .grad = the parts' gradients summed (set, not
+    added). Returns the list of part's results."""
+    def one(s):
+        q = {k: type(t)(t.data, True) for k, t in p.items()}  # autograd Tensors
+        return q, part(q, s)
+    results = run(one, slices(n, min(parts(), n)))
+    for k, t in p.items():
+        t.grad = functools.reduce(np.add, [q[k].grad for q, _ in results])
+    return [r for _, r in results]

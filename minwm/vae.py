@@ -13,14 +13,14 @@ Parameters are a flat dict {name: Tensor} whose names and shapes are the exporte
     dec.dense.w (Z, 1024), .b (1024,)                dec.deconv{1..4}.w (Cin, k, k, Cout), .b (Cout,)
 No layer objects: encode/decode read top to bottom like the table above.
 """
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from minwm import formats, parallel
+from minwm import formats
 from minwm.autograd import Tensor, conv2d, conv_transpose2d, gaussian_kl, squared_error
 from minwm.formats import DECODER, ENCODER  # (Cin, Cout, k) of each layer: the saved layout's
+from minwm.parallel import backward_in_parts
 
 
 @dataclass(frozen=True)
@@ -88,25 +88,19 @@ def loss(p, cfg: VAEConfig, x, rng: np.random.Generator, eps=None):
 
 
 def loss_and_grad(p, cfg: VAEConfig, x, rng: np.random.Generator):
-    """loss() of the batch x (N, 64, 64, 3) array in [0, 1], and its gradient in p's .grad (set,
-    not added) -> (loss, r_loss, kl_loss) floats. The batch is split over the cores
-    (minwm.parallel): each part runs its own graph on its own Tensors of the same weight arrays,
-    its loss weighted by its share of the batch (the loss is a batch mean); the parts' gradients
-    are summed. eps is drawn for the whole batch first, as loss() draws it."""
+    """loss() of the batch x (N, 64, 64, 3) array in [0, 1], and its gradient in p's .grad ->
+    (loss, r_loss, kl_loss) floats. The batch is split over the cores (backward_in_parts), each
+    part's loss weighted by its share of the batch (the loss is a batch mean). eps is drawn for
+    the whole batch first, as loss() draws it."""
     N = len(x)
     eps = rng.standard_normal((N, cfg.nz)).astype(x.dtype)           # (N, Z)
 
-    def part(s):
-        q = {k: Tensor(t.data, True) for k, t in p.items()}
+    def part(q, s):
         losses = loss(q, cfg, Tensor(x[s]), rng, eps[s])
         w = (s.stop - s.start) / N
         losses[0].backward(np.asarray(w, x.dtype))
-        return q, [w * float(v.data) for v in losses]
-    results = parallel.run(part, parallel.slices(N, min(parallel.parts(), N)))
-    for k, t in p.items():
-        grads = [q[k].grad for q, _ in results]
-        t.grad = functools.reduce(np.add, grads)
-    return tuple(np.sum([r for _, r in results], axis=0).tolist())
+        return [w * float(v.data) for v in losses]
+    return tuple(np.sum(backward_in_parts(p, part, N), axis=0).tolist())
 
 
 def export(p, cfg: VAEConfig, path):

@@ -7,9 +7,10 @@ PACKAGE = Path(__file__).parent.parent / "minwm"
 # (carracing_draw.py, carracing_render.py: ~480 lines); the per-file cap stays.
 # 4900 -> 5000: toy.py (103 lines), the third environment (issue 31): 4,980 lines.
 # 5000 -> 5200: train_kernels.py (214 lines), M's fused training kernels (issue 26): 5,171 lines.
-# 5200 -> 5300: parallel.py (~70 lines), both cores on one batch without BLAS's spinning threads
-# (issue 26: V's training step and batched encode).
-MAX_FILE, MAX_TOTAL = 320, 5300
+# 5200 -> 5350: parallel.py (71 lines), both cores on one batch without BLAS's spinning threads,
+# used by V's and M's training steps (parallel.backward_in_parts, vae/mdnrnn.loss_and_grad) and
+# the batched encode; ops in cache-sized chunks (issue 26): 5,332 lines.
+MAX_FILE, MAX_TOTAL = 320, 5350
 
 
 def test_line_budget():
