@@ -104,7 +104,7 @@ def _encode(vae: VAE, frames):
     x = frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames.astype(np.float32, copy=False)
     p = vae.params
     for i in range(1, 5):
-        x = np.maximum(conv2d_forward(x, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2)[0], 0.0)
+        x = conv2d_forward(x, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2, relu=True)[0]
     x = x.reshape(len(x), 1024)                                  # (N, 1024), (h, w, c) order
     return x @ p["enc.mu.w"] + p["enc.mu.b"], x @ p["enc.logvar.w"] + p["enc.logvar.b"]
 
@@ -114,9 +114,8 @@ def decode(vae: VAE, z):
     p = vae.params
     x = (z.astype(np.float32) @ p["dec.dense.w"] + p["dec.dense.b"]).reshape(len(z), 1, 1, 1024)
     for i in range(1, 5):
-        x = conv_transpose2d_forward(x, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2)[0]
-        x = np.maximum(x, 0.0) if i < 4 else 1.0 / (1.0 + np.exp(-x))
-    return x                                                     # (N, 64, 64, 3)
+        x = conv_transpose2d_forward(x, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2, relu=i < 4)[0]
+    return 1.0 / (1.0 + np.exp(-x))                                                     # (N, 64, 64, 3)
 
 
 def sample_z(mu, logvar, eps):

@@ -61,17 +61,31 @@ def _chunks(N, bytes_per_image):
 CHUNK_BYTES = 2 << 20
 
 
-def conv2d_forward(x, w, b, stride):
-    """x (N, H, W, C), w (k, k, C, F), b (F,) -> out (N, H', W', F), cache.  out = im2col(x) @ w + b"""
+def _bias_relu(out, b, relu):
+    """out += b, then max(out, 0) if relu, in place (one chunk, still in cache)."""
+    out += b
+    if relu:
+        np.maximum(out, 0, out=out)
+
+
+def _relu_grad(dout, out):
+    """dout through the fused ReLU: zero where its output out (the cache's) is 0; out None: none."""
+    return dout if out is None else dout * (out > 0)
+
+
+def conv2d_forward(x, w, b, stride, relu=False):
+    """x (N, H, W, C), w (k, k, C, F), b (F,) -> out (N, H', W', F), cache.  out = im2col(x) @ w + b,
+    then max(out, 0) if relu (fused: the chunk is still in cache)."""
     N, H, W, C = x.shape
     k, F = w.shape[0], w.shape[3]
     Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
     out = np.empty((N, Ho, Wo, F), x.dtype)
     w2 = w.reshape(k * k * C, F)
     for s in _chunks(N, Ho * Wo * k * k * C * x.itemsize):
-        np.matmul(_im2col(x[s], k, stride), w2, out=out[s].reshape(-1, F))   # (n*H'*W', F)
-    out += b
-    return out, (x, w, stride)
+        o = out[s].reshape(-1, F)                                            # (n*H'*W', F)
+        np.matmul(_im2col(x[s], k, stride), w2, out=o)
+        _bias_relu(o, b, relu)
+    return out, (x, w, stride, out if relu else None)
 
 
 def conv2d_backward(dout, cache, need_dx=True):
@@ -80,22 +94,24 @@ def conv2d_backward(dout, cache, need_dx=True):
     need_dx=False skips the input gradient (the first layer's input is the image, a constant).
     The columns are cut again from x, chunk by chunk, rather than kept from the forward.
     """
-    x, w, stride = cache
+    x, w, stride, out = cache
     N, Ho, Wo, F = dout.shape
     k, C = w.shape[0], w.shape[2]
     w2 = w.reshape(k * k * C, F)
-    dw = np.zeros_like(w2)
+    dw, db = np.zeros_like(w2), np.zeros(F, w.dtype)
     dx = np.zeros(x.shape, x.dtype) if need_dx else None
     for s in _chunks(N, Ho * Wo * k * k * C * x.itemsize):
-        d = dout[s].reshape(-1, F)                                           # (n*H'*W', F)
+        d = _relu_grad(dout[s], None if out is None else out[s]).reshape(-1, F)  # (n*H'*W', F)
         dw += _im2col(x[s], k, stride).T @ d
+        db += d.sum(axis=0)
         if need_dx:
             _col2im_kernel((d @ w2.T).reshape(-1, Ho, Wo, k, k, C), dx[s], stride)
-    return dx, dw.reshape(w.shape), dout.sum(axis=(0, 1, 2))
+    return dx, dw.reshape(w.shape), db
 
 
-def conv_transpose2d_forward(x, w, b, stride):
-    """x (N, H, W, C), w (C, k, k, F), b (F,) -> out (N, H', W', F), cache.  out = col2im(x @ w) + b"""
+def conv_transpose2d_forward(x, w, b, stride, relu=False):
+    """x (N, H, W, C), w (C, k, k, F), b (F,) -> out (N, H', W', F), cache.  out = col2im(x @ w) + b,
+    then max(out, 0) if relu."""
     N, H, W, C = x.shape
     k, F = w.shape[1], w.shape[3]
     Ho, Wo = (H - 1) * stride + k, (W - 1) * stride + k
@@ -104,21 +120,23 @@ def conv_transpose2d_forward(x, w, b, stride):
     for s in _chunks(N, H * W * k * k * F * x.itemsize):
         cols = x[s].reshape(-1, C) @ w2                                      # (n*H*W, k*k*F)
         _col2im_kernel(cols.reshape(-1, H, W, k, k, F), out[s], stride)
-    out += b
-    return out, (x, w, stride)
+        _bias_relu(out[s], b, relu)
+    return out, (x, w, stride, out if relu else None)
 
 
 def conv_transpose2d_backward(dout, cache, need_dx=True):
     """dout (N, H', W', F) -> dx (N, H, W, C) or None, dw (C, k, k, F), db (F,)."""
-    x, w, stride = cache
+    x, w, stride, out = cache
     N, H, W, C = x.shape
     k, F = w.shape[1], w.shape[3]
     w2 = w.reshape(C, k * k * F)
-    dw = np.zeros_like(w2)
+    dw, db = np.zeros_like(w2), np.zeros(F, w.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else None
     for s in _chunks(N, H * W * k * k * F * x.itemsize):
-        dcols = _im2col(dout[s], k, stride)                                  # (n*H*W, k*k*F)
+        d = _relu_grad(dout[s], None if out is None else out[s])
+        dcols = _im2col(d, k, stride)                                        # (n*H*W, k*k*F)
         dw += x[s].reshape(-1, C).T @ dcols
+        db += d.sum(axis=(0, 1, 2))
         if need_dx:
             np.matmul(dcols, w2.T, out=dx[s].reshape(-1, C))
-    return dx, dw.reshape(w.shape), dout.sum(axis=(0, 1, 2))
+    return dx, dw.reshape(w.shape), db

@@ -57,7 +57,7 @@ def encode(p, x):
     """x (N, 64, 64, 3) Tensor in [0, 1] -> mu (N, Z), logvar (N, Z)."""
     h = x
     for i in range(1, 5):
-        h = conv2d(h, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2).relu()
+        h = conv2d(h, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2, relu=True)
     h = h.reshape(h.shape[0], 1024)                                  # (N, 2*2*256) in (h, w, c) order
     return h @ p["enc.mu.w"] + p["enc.mu.b"], h @ p["enc.logvar.w"] + p["enc.logvar.b"]
 
@@ -66,9 +66,8 @@ def decode(p, z):
     """z (N, Z) -> x_hat (N, 64, 64, 3) in (0, 1)."""
     h = (z @ p["dec.dense.w"] + p["dec.dense.b"]).reshape(z.shape[0], 1, 1, 1024)
     for i in range(1, 5):
-        h = conv_transpose2d(h, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2)
-        h = h.relu() if i < 4 else h.sigmoid()
-    return h
+        h = conv_transpose2d(h, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2, relu=i < 4)
+    return h.sigmoid()
 
 
 def loss(p, cfg: VAEConfig, x, rng: np.random.Generator, eps=None):
