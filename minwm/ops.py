@@ -61,16 +61,28 @@ def _chunks(N, bytes_per_image):
 CHUNK_BYTES = 2 << 20
 
 
-def _bias_relu(out, b, relu):
-    """out += b, then max(out, 0) if relu, in place (one chunk, still in cache)."""
-    out += b
-    if relu:
-        np.maximum(out, 0, out=out)
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bias_clip(out, b, lo):
+    # out (R, F) = max(out + b, lo) in place, one pass (lo = 0: the fused ReLU; -inf: none). NumPy's
+    # broadcast add and maximum took two passes and ~0.9 ms for conv1's 32 frames, a sixth of it.
+    for r in range(out.shape[0]):
+        for f in range(out.shape[1]):
+            out[r, f] = max(out[r, f] + b[f], lo)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _relu_mask(dout, out):
+    d = np.empty_like(dout)                  # dout, out (R, F): dout where out > 0, else 0
+    for r in range(dout.shape[0]):
+        for f in range(dout.shape[1]):
+            d[r, f] = dout[r, f] if out[r, f] > 0 else 0
+    return d
 
 
 def _relu_grad(dout, out):
-    """dout through the fused ReLU: zero where its output out (the cache's) is 0; out None: none."""
-    return dout if out is None else dout * (out > 0)
+    """dout (n, H, W, F) through the fused ReLU whose output was out (None: no ReLU)."""
+    F = dout.shape[-1]
+    return dout if out is None else _relu_mask(dout.reshape(-1, F), out.reshape(-1, F)).reshape(dout.shape)
 
 
 def conv2d_forward(x, w, b, stride, relu=False):
@@ -84,7 +96,7 @@ def conv2d_forward(x, w, b, stride, relu=False):
     for s in _chunks(N, Ho * Wo * k * k * C * x.itemsize):
         o = out[s].reshape(-1, F)                                            # (n*H'*W', F)
         np.matmul(_im2col(x[s], k, stride), w2, out=o)
-        _bias_relu(o, b, relu)
+        _bias_clip(o, b, x.dtype.type(0 if relu else -np.inf))
     return out, (x, w, stride, out if relu else None)
 
 
@@ -120,7 +132,7 @@ def conv_transpose2d_forward(x, w, b, stride, relu=False):
     for s in _chunks(N, H * W * k * k * F * x.itemsize):
         cols = x[s].reshape(-1, C) @ w2                                      # (n*H*W, k*k*F)
         _col2im_kernel(cols.reshape(-1, H, W, k, k, F), out[s], stride)
-        _bias_relu(out[s], b, relu)
+        _bias_clip(out[s].reshape(-1, F), b, x.dtype.type(0 if relu else -np.inf))
     return out, (x, w, stride, out if relu else None)
 
 
