@@ -14,6 +14,7 @@ import collections
 import cProfile
 import io
 import pstats
+import threading
 import time
 
 import numpy as np
@@ -22,6 +23,7 @@ from minwm import autograd, ops, vae
 from minwm.optim import Adam
 
 T = collections.defaultdict(float)           # this step's CPU seconds per piece
+LOCK = threading.Lock()                      # T[k] += t from two part threads would lose updates
 
 
 def wrap(name, label):
@@ -30,7 +32,8 @@ def wrap(name, label):
     def timed(*a, **k):
         t = time.thread_time()
         r = fn(*a, **k)
-        T[f"{name} {label(a)}"] += time.thread_time() - t   # += of a float: atomic under the GIL
+        with LOCK:
+            T[f"{name} {label(a)}"] += time.thread_time() - t
         return r
     setattr(ops, name, timed)
 
