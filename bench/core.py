@@ -6,6 +6,8 @@
 Prints, measured in one run:
   - float32 matmul GFLOP/s (the ceiling every figure is compared to);
   - ConvVAE training step (forward + backward + Adam), batch 100, 64x64x3, Nz = 32 and 64, frames/s;
+  - V's batched encode (minwm.infer.encode, uint8 frames) at batch 1, 64, 256, as a share of the
+    matmul rate;
   - LSTM + mixture-head training step, batch 100, hidden 256 (CarRacing) and 512 (Doom), timesteps/s;
   - each as a fraction of its FLOP bound (FLOPs per frame or timestep / matmul rate);
   - peak resident memory after the VAE steps.
@@ -17,8 +19,7 @@ import time
 
 import numpy as np
 
-from minwm import formats, mdnrnn, vae
-from minwm.autograd import tensor
+from minwm import formats, infer, mdnrnn, vae
 from minwm.optim import Adam, clip_grad_value
 
 
@@ -51,17 +52,34 @@ def vae_flops_per_frame(nz):
     return 2 * (3 * macs - first)
 
 
+def encode_flops_per_frame(nz):
+    """V's encoder (minwm.infer.encode): the four convs and the mu, logvar dense layers."""
+    macs, h = 0, 64
+    for cin, cout, k in formats.ENCODER:
+        h = (h - k) // 2 + 1
+        macs += h * h * k * k * cin * cout
+    return 2 * (macs + 1024 * 2 * nz)
+
+
+def bench_encode(nz, batch, reps):
+    """Frames/s of minwm.infer.encode on uint8 frames (as the batched agent encodes them)."""
+    rng = np.random.default_rng(0)
+    v = infer.vae_from_arrays(infer.random_vae_arrays(nz, rng))
+    frames = rng.integers(0, 256, (batch, 64, 64, 3), dtype=np.uint8)
+    n = max(1, int(0.3 / _timed(lambda: infer.encode(v, frames))))     # ~0.3 s a timing
+    times = [_timed(lambda: [infer.encode(v, frames) for _ in range(n)]) / n for _ in range(reps)]
+    return batch / np.median(times)
+
+
 def bench_vae(nz, steps, batch=100):
     rng = np.random.default_rng(0)
     cfg = vae.VAEConfig(nz=nz)
     p = vae.init_params(cfg, rng)
     opt = Adam(p.values(), lr=1e-4)
-    x = tensor(rng.random((batch, 64, 64, 3)))
+    x = rng.random((batch, 64, 64, 3)).astype(np.float32)
 
     def step():
-        opt.zero_grad()
-        loss, _, _ = vae.loss(p, cfg, x, rng)
-        loss.backward()
+        vae.loss_and_grad(p, cfg, x, rng)          # as train_vae: the batch split over the cores
         opt.step()
     step()  # warm up (Numba compilation, allocator)
     times = [_timed(step) for _ in range(steps)]
@@ -90,9 +108,7 @@ def bench_mdnrnn(cfg, T, steps, batch=100):
     z, a, restart, done = synthetic_m_batch(cfg, T, batch, rng)
 
     def step():
-        opt.zero_grad()
-        loss, _, _ = mdnrnn.loss(p, cfg, z, a, restart, done)
-        loss.backward()
+        mdnrnn.loss_and_grad(p, cfg, z, a, restart, done)   # as train_rnn: split over the cores
         clip_grad_value(p.values(), 1.0)
         opt.step()
     step()
@@ -114,6 +130,11 @@ def main():
               f"FLOP bound {bound:6.0f} frames/s   {fps / bound:5.1%} of bound")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(f"peak resident memory after the VAE steps: {rss:.2f} GiB")
+    for batch in (1, 64, 256):
+        fps = bench_encode(32, batch, reps)
+        rate = fps * encode_flops_per_frame(32) / 1e9
+        print(f"V encode Nz=32 batch {batch:3d}: {fps:7.0f} frames/s  {1e3 / fps:.3f} ms/frame  "
+              f"{rate:5.1f} GFLOP/s = {rate / gflops:5.1%} of the matmul rate")
     for name, cfg, T in [
             ("CarRacing H=256", mdnrnn.MDNRNNConfig(nz=32, na=3, hidden=256), 999),
             ("Doom      H=512", mdnrnn.MDNRNNConfig(nz=64, na=1, hidden=512, restart=True, done=True), 500)]:

@@ -1,7 +1,9 @@
-"""Same weights as an older minwm after seeded training steps of M (issue 26's equivalence check).
+"""Same weights as an older minwm after seeded training steps of M and V (issue 26's equivalence
+check).
 
     python bench/equivalence.py --old OLD_CHECKOUT                     # N 16 x T 40, 20 steps
     python bench/equivalence.py --old OLD_CHECKOUT --batch 100 --seq 500 --steps 5 --size doom
+    python bench/equivalence.py --old OLD_CHECKOUT --batch 100 --size vae       # V, Nz 32
 
 OLD_CHECKOUT is a folder holding an older `minwm` package (e.g. `git archive <commit> minwm`
 unpacked there). Both versions run the same seeded Adam steps, each in its own process:
@@ -10,6 +12,13 @@ state, rnn.carry_state), with fresh windows each step. Prints per weight array
 max |new - old| / max |old| (the check: below 1e-3), and the share of elements off by more
 than 1e-3 relative (Adam turns last-bit differences of near-zero gradients into +-lr steps, so
 a few such elements appear with any change of summation order, even a different thread count).
+
+V in float32 cannot pass this check against any other summation order: Adam's first steps move
+every weight by +-lr whatever its gradient's size, so last-bit differences flip the steps of
+near-zero gradients and the runs drift apart; today's code differs from itself between 1 and 2
+BLAS threads by up to 0.3 of max|old| (the biases, which start at zero) after 20 steps. --dtype
+float64 runs V's steps in float64, where rounding cannot flip them: the check that the
+arithmetic is the same.
 """
 import argparse
 import os
@@ -20,8 +29,30 @@ import tempfile
 import numpy as np
 
 
-def train(size, batch, seq, steps, out):
+def train_vae(batch, steps, out, dtype):
+    """V's seeded steps (in its own process, as train)."""
+    from minwm import vae
+    from minwm.autograd import Tensor
+    from minwm.optim import Adam
+    cfg = vae.VAEConfig(nz=32)
+    rng = np.random.default_rng(0)
+    p = vae.init_params(cfg, rng, dtype)
+    opt = Adam(p.values(), lr=1e-4)
+    for _ in range(steps):
+        x = rng.random((batch, 64, 64, 3)).astype(dtype)
+        if hasattr(vae, "loss_and_grad"):
+            vae.loss_and_grad(p, cfg, x, rng)
+        else:
+            opt.zero_grad()
+            vae.loss(p, cfg, Tensor(x), rng)[0].backward()
+        opt.step()
+    np.savez(out, **{k: t.data for k, t in p.items()})
+
+
+def train(size, batch, seq, steps, out, dtype="float32"):
     """Runs in its own process, with the minwm on PYTHONPATH: the seeded steps, weights to out."""
+    if size == "vae":
+        return train_vae(batch, steps, out, dtype)
     from minwm import mdnrnn
     from minwm.optim import Adam, clip_grad_value
     doom = size == "doom"
@@ -36,8 +67,11 @@ def train(size, batch, seq, steps, out):
         a = rng.uniform(-1, 1, (batch, seq, cfg.na)).astype(np.float32)
         restart, done, mask = ((rng.random((3, batch, seq)) < [[[0.02]], [[0.02]], [[0.97]]])
                                .astype(np.float32) if doom else (None, None, None))
-        opt.zero_grad()
-        mdnrnn.loss(p, cfg, z, a, restart, done, mask, carry)[0].backward()
+        if hasattr(mdnrnn, "loss_and_grad"):                        # as its train_rnn steps
+            mdnrnn.loss_and_grad(p, cfg, z, a, restart, done, mask, carry)
+        else:
+            opt.zero_grad()
+            mdnrnn.loss(p, cfg, z, a, restart, done, mask, carry)[0].backward()
         clip_grad_value(p.values(), 1.0)
         opt.step()
     state = {k: t.data for k, t in p.items()}
@@ -49,14 +83,15 @@ def train(size, batch, seq, steps, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--old", help="folder holding the older minwm package")
-    ap.add_argument("--size", default="carracing,doom")
+    ap.add_argument("--size", default="carracing,doom,vae")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=40)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--dtype", default="float32", help="V's precision (float64: see above)")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)      # size, output file
     args = ap.parse_args()
     if args.worker:
-        return train(args.worker[0], args.batch, args.seq, args.steps, args.worker[1])
+        return train(args.worker[0], args.batch, args.seq, args.steps, args.worker[1], args.dtype)
     if not args.old:
         ap.error("--old is required")
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,15 +103,16 @@ def main():
                 files[name] = os.path.join(tmp, f"{name}_{size}.npz")
                 subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", size, files[name],
                                 "--batch", str(args.batch), "--seq", str(args.seq),
-                                "--steps", str(args.steps)], env=dict(os.environ, PYTHONPATH=root),
+                                "--steps", str(args.steps), "--dtype", args.dtype], env=dict(os.environ, PYTHONPATH=root),
                                check=True)
             old, new = np.load(files["old"]), np.load(files["new"])
-            print(f"{size}: batch {args.batch} x T={args.seq}, {args.steps} Adam steps")
+            print(f"{size}: batch {args.batch}{'' if size == 'vae' else f' x T={args.seq}'}, "
+                  f"{args.steps} Adam steps")
             for k in old.files:
                 d = np.abs(new[k].astype(np.float64) - old[k])
                 rel = d.max() / np.abs(old[k]).max()
                 worst = max(worst, rel)
-                print(f"  {k:8s} max|new - old| / max|old| {rel:.1e}   "
+                print(f"  {k:16s} max|new - old| / max|old| {rel:.1e}   "
                       f"elements off by > 1e-3 relative: {np.mean(d > 1e-3 * np.abs(old[k])):.1e}")
     print(f"worst {worst:.1e}: {'PASS' if worst < 1e-3 else 'FAIL'} (limit 1e-3)")
     return 0 if worst < 1e-3 else 1

@@ -18,6 +18,7 @@ Workloads (batch 100):
   m-carracing  M training step, H=256, Nz 32, 100 x 999                     timesteps/s
   m-doom       M training step, H=512, Nz 64, 100 x 500, done head, restart  timesteps/s
   v-train      V training step, Nz 32                                       frames/s
+  v-encode     V's encoder alone (mu, logvar), batch 64, Nz 32               frames/s
 Each figure is the median of several steps after a warm-up step (forward, loss, backward, clip
 by value, Adam). Every run reports foreign_cpu_frac: the share of the machine's CPU that other
 processes used meanwhile; above ~0.1 the figure is not clean (and a 2-thread benchmark collapses
@@ -39,6 +40,8 @@ WORKLOADS = {  # name: (peer script, its arguments, key in its JSON, unit)
     "m-doom": ("mdnrnn_torch.py", ["--size", "doom"], ("doom",), "timesteps/s"),
     "v-train": ("vae_torch.py", ["--nz", "32", "--encode-batches", "64"], ("nz32", "train_b100"),
                 "frames/s"),
+    "v-encode": ("vae_torch.py", ["--nz", "32", "--encode-batches", "64"], ("nz32", "encode_b64"),
+                 "frames/s"),
 }
 
 
@@ -75,6 +78,8 @@ def worker(name, steps):
     mon = CpuMonitor().start()
     if name == "v-train":
         rate = core.bench_vae(32, steps)
+    elif name == "v-encode":
+        rate = core.bench_encode(32, 64, steps)
     elif name == "m-carracing":
         rate = core.bench_mdnrnn(mdnrnn.MDNRNNConfig(nz=32, na=3, hidden=256), 999, steps)
     else:

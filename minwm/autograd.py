@@ -256,18 +256,18 @@ def concat(tensors, axis=-1):
 
 # ---- layers (wrapping the forward/backward pairs of ops.py and lstm.py) ----
 
-def conv2d(x, w, b, stride):
-    """x (N, H, W, C), w (k, k, C, F), b (F,) -> (N, H', W', F); no padding."""
-    out, cache = ops.conv2d_forward(x.data, w.data, b.data, stride)
+def conv2d(x, w, b, stride, relu=False):
+    """x (N, H, W, C), w (k, k, C, F), b (F,) -> (N, H', W', F); no padding; relu: ReLU fused."""
+    out, cache = ops.conv2d_forward(x.data, w.data, b.data, stride, relu)
     def backward(g):
         dx, dw, db = ops.conv2d_backward(g, cache, need_dx=x.requires_grad)
         x._accum(dx); w._accum(dw); b._accum(db)
     return x._make(out, (x, w, b), backward)
 
 
-def conv_transpose2d(x, w, b, stride):
+def conv_transpose2d(x, w, b, stride, relu=False):
     """x (N, H, W, C), w (C, k, k, F), b (F,) -> (N, (H-1)s+k, (W-1)s+k, F): the paper's deconv."""
-    out, cache = ops.conv_transpose2d_forward(x.data, w.data, b.data, stride)
+    out, cache = ops.conv_transpose2d_forward(x.data, w.data, b.data, stride, relu)
     def backward(g):
         dx, dw, db = ops.conv_transpose2d_backward(g, cache, need_dx=x.requires_grad)
         x._accum(dx); w._accum(dw); b._accum(db)

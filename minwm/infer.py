@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minwm import controller as C
-from minwm import formats
+from minwm import formats, parallel
 from minwm.kernels import lstm_step, mdn_head
 from minwm.ops import conv2d_forward, conv_transpose2d_forward
 
@@ -91,11 +91,20 @@ def random_mdnrnn_arrays(nz, na, hidden, rng: np.random.Generator, k=5, restart=
 
 # ------------------------------------------------------------------------------------------ V
 def encode(vae: VAE, frames):
-    """frames (N, 64, 64, 3) uint8 (or float in [0, 1]) -> mu, logvar (N, Z)."""
+    """frames (N, 64, 64, 3) uint8 (or float in [0, 1]) -> mu, logvar (N, Z). A batch of 16 frames
+    or more is split over the cores (minwm.parallel), one part per thread."""
+    parts = parallel.slices(len(frames), max(1, min(parallel.parts(), len(frames) // 8)))
+    if len(parts) == 1:
+        return _encode(vae, frames)
+    mu, logvar = zip(*parallel.run(lambda s: _encode(vae, frames[s]), parts))
+    return np.concatenate(mu), np.concatenate(logvar)
+
+
+def _encode(vae: VAE, frames):
     x = frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames.astype(np.float32, copy=False)
     p = vae.params
     for i in range(1, 5):
-        x = np.maximum(conv2d_forward(x, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2)[0], 0.0)
+        x = conv2d_forward(x, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2, relu=True)[0]
     x = x.reshape(len(x), 1024)                                  # (N, 1024), (h, w, c) order
     return x @ p["enc.mu.w"] + p["enc.mu.b"], x @ p["enc.logvar.w"] + p["enc.logvar.b"]
 
@@ -105,9 +114,8 @@ def decode(vae: VAE, z):
     p = vae.params
     x = (z.astype(np.float32) @ p["dec.dense.w"] + p["dec.dense.b"]).reshape(len(z), 1, 1, 1024)
     for i in range(1, 5):
-        x = conv_transpose2d_forward(x, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2)[0]
-        x = np.maximum(x, 0.0) if i < 4 else 1.0 / (1.0 + np.exp(-x))
-    return x                                                     # (N, 64, 64, 3)
+        x = conv_transpose2d_forward(x, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2, relu=i < 4)[0]
+    return 1.0 / (1.0 + np.exp(-x))                                                     # (N, 64, 64, 3)
 
 
 def sample_z(mu, logvar, eps):

@@ -39,7 +39,7 @@ from numba import njit
 # No NaN/inf/signed-zero care, and a * b + c may be one FMA: each op still rounds the same in the
 # vectorised loop and in its scalar fallback (see the speed notes: not arcp, not reassoc).
 FASTMATH = {"nnan", "ninf", "nsz", "contract"}
-_jit = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
+_jit = dict(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 
 
 # ----------------------------------------------------------------------------------------- LSTM

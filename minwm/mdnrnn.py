@@ -21,6 +21,7 @@ import numpy as np
 
 from minwm import formats
 from minwm.autograd import Tensor, concat, lstm
+from minwm.parallel import backward_in_parts
 from minwm.train_kernels import mdn_loss
 
 
@@ -155,6 +156,35 @@ def loss(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=N
     """
     y = forward(p, cfg, Tensor(z[:, :-1]), Tensor(a), restart, carry, keep)
     return head_loss(y, cfg, z[:, 1:], done, mask)
+
+
+def loss_and_grad(p, cfg: MDNRNNConfig, z, a, restart=None, done=None, mask=None, carry=None,
+                  keep=None):
+    """loss() and its gradient in p's .grad -> (loss, z_loss, done_loss) floats. The sequences are
+    split over the cores (backward_in_parts), each part's z and done losses weighted by its share
+    of the terms each mean is over (the mask's ones, the (n, t) steps). At H=256 the per-step
+    h @ wh, (100, 256) x (256, 1024), is too small for BLAS to use two cores well; half of it on
+    each core, with its gate math, is not. carry and keep: as forward's, for the whole batch."""
+    N, T = a.shape[:2]
+    n_terms = N * T if mask is None else max(float(np.sum(mask)), 1.0)
+
+    def part(q, s):
+        sub = [None if v is None else v[s] for v in (restart, done, mask)]
+        c = None if carry is None else [carry[0][s], carry[1][s]]
+        y = forward(q, cfg, Tensor(z[s, :-1]), Tensor(a[s]), sub[0], c, None if keep is None else keep[s])
+        z_loss, done_loss, dy = head_loss_forward(y.data, cfg, z[s, 1:], sub[1], sub[2])
+        wz = (s.stop - s.start) * T / n_terms if sub[2] is None else max(float(sub[2].sum()), 1) / n_terms
+        wd = (s.stop - s.start) / N
+        dy *= dy.dtype.type(wz)
+        if cfg.done:                                                 # the done column's own weight
+            dy[..., -1] *= dy.dtype.type(wd / wz)
+        y.backward(dy)
+        return wz * z_loss, wd * done_loss, c
+    results = backward_in_parts(p, part, N)
+    if carry is not None:
+        carry[:] = [np.concatenate([c[i] for *_, c in results]) for i in (0, 1)]
+    z_loss, done_loss = float(sum(r[0] for r in results)), float(sum(r[1] for r in results))
+    return z_loss + done_loss, z_loss, done_loss
 
 
 def export(p, cfg: MDNRNNConfig, path):

@@ -21,7 +21,7 @@ from numba import njit
 
 from minwm.kernels import FASTMATH, _exp, _tanh, mdn_head
 
-_jit = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
+_jit = dict(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 

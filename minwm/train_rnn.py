@@ -166,11 +166,9 @@ def _train(cfg: Config):
             z, a, restart, done, mask = batch_arrays(series, idx[i], rng)
             keep = (dropout_keep(rng, (len(z), mcfg.nz + mcfg.hidden), cfg.rnn.dropout)
                     if cfg.rnn.dropout else None)                    # one mask per window
-            opt.zero_grad()
-            loss, z_loss, done_loss = mdnrnn.loss(p, mcfg, z, a, restart, done, mask,
-                                                  carry=state if carry else None, keep=keep)
-            runs.check_finite(float(loss.data), "the M loss", ckpt_path)
-            loss.backward()
+            loss, z_loss, done_loss = mdnrnn.loss_and_grad(p, mcfg, z, a, restart, done, mask,
+                                                           carry=state if carry else None, keep=keep)
+            runs.check_finite(loss, "the M loss", ckpt_path)
             clip_grad_value(p.values(), cfg.rnn.grad_clip)
             opt.step()
             step += 1
@@ -181,9 +179,9 @@ def _train(cfg: Config):
                                validate(p, mcfg, series, held_out, T, batch)))
                 bar.write(f"epoch {step // steps_per_epoch}: held-out z loss {val['val_z_loss']:.4f}, "
                           f"done loss {val['val_done_loss']:.4f}")
-            log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data), z_loss=z_loss,
+            log(step=step, epoch=step / steps_per_epoch, loss=loss, z_loss=z_loss,
                 done_loss=done_loss, lr=opt.lr, **val)
-            bar.set_postfix(loss=f"{float(loss.data):.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
+            bar.set_postfix(loss=f"{loss:.3f}", z=f"{z_loss:.3f}", ts_per_s=f"{rate:.0f}")
             bar.update()
             if step % cfg.rnn.checkpoint_every == 0 or step % steps_per_epoch == 0:
                 if step % steps_per_epoch == 0:

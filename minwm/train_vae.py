@@ -13,7 +13,6 @@ import numpy as np
 from tqdm import tqdm
 
 from minwm import formats, runs, vae
-from minwm.autograd import Tensor
 from minwm.collect import rollout_dir
 from minwm.config import Config
 from minwm.optim import Adam
@@ -61,18 +60,15 @@ def _train(cfg: Config):
             for frames in batches:
                 if step >= (epoch + 1) * steps_per_epoch:
                     break
-                x = Tensor(frames.astype(np.float32) / 255.0)            # (N, 64, 64, 3) in [0, 1]
-                opt.zero_grad()
-                loss, r_loss, kl_loss = vae.loss(p, vcfg, x, rng)
-                runs.check_finite(float(loss.data), "the V loss", ckpt_path)
-                loss.backward()
+                x = frames.astype(np.float32) / 255.0                    # (N, 64, 64, 3) in [0, 1]
+                loss, r_loss, kl_loss = vae.loss_and_grad(p, vcfg, x, rng)
+                runs.check_finite(loss, "the V loss", ckpt_path)
                 opt.step()
                 step += 1
                 fps = cfg.vae.batch * (step - start) / (time.time() - t0)
-                log(step=step, epoch=step / steps_per_epoch, loss=float(loss.data),
-                    r_loss=float(r_loss.data), kl_loss=float(kl_loss.data))
-                bar.set_postfix(loss=f"{float(loss.data):.1f}", r=f"{float(r_loss.data):.1f}",
-                                kl=f"{float(kl_loss.data):.1f}", frames_per_s=f"{fps:.0f}")
+                log(step=step, epoch=step / steps_per_epoch, loss=loss, r_loss=r_loss, kl_loss=kl_loss)
+                bar.set_postfix(loss=f"{loss:.1f}", r=f"{r_loss:.1f}", kl=f"{kl_loss:.1f}",
+                                frames_per_s=f"{fps:.0f}")
                 bar.update()
                 if step % cfg.vae.checkpoint_every == 0:
                     checkpoint()

@@ -20,6 +20,7 @@ import numpy as np
 from minwm import formats
 from minwm.autograd import Tensor, conv2d, conv_transpose2d, gaussian_kl, squared_error
 from minwm.formats import DECODER, ENCODER  # (Cin, Cout, k) of each layer: the saved layout's
+from minwm.parallel import backward_in_parts
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def encode(p, x):
     """x (N, 64, 64, 3) Tensor in [0, 1] -> mu (N, Z), logvar (N, Z)."""
     h = x
     for i in range(1, 5):
-        h = conv2d(h, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2).relu()
+        h = conv2d(h, p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"], 2, relu=True)
     h = h.reshape(h.shape[0], 1024)                                  # (N, 2*2*256) in (h, w, c) order
     return h @ p["enc.mu.w"] + p["enc.mu.b"], h @ p["enc.logvar.w"] + p["enc.logvar.b"]
 
@@ -65,24 +66,40 @@ def decode(p, z):
     """z (N, Z) -> x_hat (N, 64, 64, 3) in (0, 1)."""
     h = (z @ p["dec.dense.w"] + p["dec.dense.b"]).reshape(z.shape[0], 1, 1, 1024)
     for i in range(1, 5):
-        h = conv_transpose2d(h, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2)
-        h = h.relu() if i < 4 else h.sigmoid()
-    return h
+        h = conv_transpose2d(h, p[f"dec.deconv{i}.w"], p[f"dec.deconv{i}.b"], 2, relu=i < 4)
+    return h.sigmoid()
 
 
-def loss(p, cfg: VAEConfig, x, rng: np.random.Generator):
+def loss(p, cfg: VAEConfig, x, rng: np.random.Generator, eps=None):
     """x (N, 64, 64, 3) Tensor in [0, 1] -> (loss, r_loss, kl_loss), each a scalar Tensor.
 
     r_loss = mean_n sum_pixels (x - x_hat)^2
     kl_loss = mean_n max(KL(N(mu, sigma^2) || N(0, I)), kl_tolerance * nz)
+    eps (N, Z): the reparameterisation's noise, drawn from rng if None.
     """
     mu, logvar = encode(p, x)
-    eps = rng.standard_normal(mu.shape).astype(mu.dtype)
+    eps = rng.standard_normal(mu.shape).astype(mu.dtype) if eps is None else eps
     z = mu + (logvar * 0.5).exp() * eps                              # (N, Z) reparameterised
     x_hat = decode(p, z)
     r_loss = squared_error(x_hat, x, axis=(1, 2, 3)).mean()
     kl_loss = gaussian_kl(mu, logvar).clamp_min(cfg.kl_tolerance * cfg.nz).mean()
     return r_loss + kl_loss, r_loss, kl_loss
+
+
+def loss_and_grad(p, cfg: VAEConfig, x, rng: np.random.Generator):
+    """loss() of the batch x (N, 64, 64, 3) array in [0, 1], and its gradient in p's .grad ->
+    (loss, r_loss, kl_loss) floats. The batch is split over the cores (backward_in_parts), each
+    part's loss weighted by its share of the batch (the loss is a batch mean). eps is drawn for
+    the whole batch first, as loss() draws it."""
+    N = len(x)
+    eps = rng.standard_normal((N, cfg.nz)).astype(x.dtype)           # (N, Z)
+
+    def part(q, s):
+        losses = loss(q, cfg, Tensor(x[s]), rng, eps[s])
+        w = (s.stop - s.start) / N
+        losses[0].backward(np.asarray(w, x.dtype))
+        return [w * float(v.data) for v in losses]
+    return tuple(np.sum(backward_in_parts(p, part, N), axis=0).tolist())
 
 
 def export(p, cfg: VAEConfig, path):

@@ -114,21 +114,23 @@ CONV_CASES = [  # (N, H, W, C, F, k, stride): odd and even sizes, kernels 4/5/6,
 ]
 
 
+@pytest.mark.parametrize("relu", [False, True])             # True: the ReLU fused into the layer
 @pytest.mark.parametrize("N, H, W, C, F, k, s", CONV_CASES)
-def test_conv2d_grad(N, H, W, C, F, k, s):
+def test_conv2d_grad(N, H, W, C, F, k, s, relu):
     rng = np.random.default_rng(6)
     x, w, b = rand(rng, N, H, W, C), rand(rng, k, k, C, F), rand(rng, F)
-    fwd = lambda: ag.conv2d(x, w, b, s)
+    fwd = lambda: ag.conv2d(x, w, b, s, relu)
     wt = weighted(fwd(), rng)
     check_grads(lambda: wt(fwd()), [x, w, b])
 
 
+@pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("N, H, W, C, F, k, s", CONV_CASES)
-def test_conv_transpose2d_grad(N, H, W, C, F, k, s):
+def test_conv_transpose2d_grad(N, H, W, C, F, k, s, relu):
     rng = np.random.default_rng(7)
     h, wd = (H - k) // s + 1, (W - k) // s + 1  # a small input of the deconv
     x, w, b = rand(rng, N, h, wd, F), rand(rng, F, k, k, C), rand(rng, C)
-    fwd = lambda: ag.conv_transpose2d(x, w, b, s)
+    fwd = lambda: ag.conv_transpose2d(x, w, b, s, relu)
     wt = weighted(fwd(), rng)
     check_grads(lambda: wt(fwd()), [x, w, b])
 

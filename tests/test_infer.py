@@ -96,6 +96,17 @@ def test_encode_decode_shapes_and_ranges():
     assert 0.0 <= x.min() and x.max() <= 1.0
 
 
+def test_batched_encode_split_over_threads_equals_one_pass(monkeypatch):
+    from minwm import parallel
+    rng = np.random.default_rng(5)
+    v = infer.vae_from_arrays(infer.random_vae_arrays(8, rng))
+    frames = rng.integers(0, 256, (40, 64, 64, 3), dtype=np.uint8)
+    monkeypatch.setattr(parallel, "parts", lambda: 3)                 # parts of 13, 13, 14 frames
+    for got, want in zip(infer.encode(v, frames), infer._encode(v, frames)):
+        assert got.shape == (40, 8)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_inference_equals_autograd_forward(tmp_path):
     from minwm import mdnrnn, vae
     from minwm.autograd import Tensor

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from gradcheck import check_grads
 
-from minwm import mdnrnn, vae
-from minwm.autograd import no_grad, tensor
+from minwm import mdnrnn, parallel, vae
+from minwm.autograd import Tensor, no_grad, tensor
 from minwm.kernels import dropout_keep
 
 F64 = np.float64
@@ -23,6 +23,23 @@ def test_vae_shapes_and_parameter_layout():
         x_hat = vae.decode(p, mu)
     assert mu.shape == logvar.shape == (3, 64) and x_hat.shape == (3, 64, 64, 3)
     assert x_hat.dtype == np.float32 and np.all((x_hat.data > 0) & (x_hat.data < 1))
+
+
+def test_vae_batch_split_over_threads_gives_the_one_graph_loss_and_gradient(monkeypatch):
+    """loss_and_grad (the batch in parts, one thread each) = loss() on the whole batch + backward."""
+    cfg = vae.VAEConfig(nz=8)
+    p = vae.init_params(cfg, np.random.default_rng(0), dtype=F64)
+    x = np.random.default_rng(1).random((5, 64, 64, 3))
+    monkeypatch.setattr(parallel, "parts", lambda: 3)                 # uneven parts: 1, 2, 2
+    losses = vae.loss_and_grad(p, cfg, x, np.random.default_rng(2))
+    split = {k: t.grad for k, t in p.items()}
+    for t in p.values():
+        t.grad = None
+    ref = vae.loss(p, cfg, Tensor(x), np.random.default_rng(2))
+    ref[0].backward()
+    np.testing.assert_allclose(losses, [float(v.data) for v in ref], rtol=1e-12)
+    for k, t in p.items():
+        np.testing.assert_allclose(split[k], t.grad, rtol=1e-9, atol=1e-12, err_msg=k)
 
 
 def test_vae_loss_matches_formula_with_kl_floor():
@@ -114,6 +131,35 @@ def test_mdnrnn_gradcheck_with_dropout(doom):
     # z's dimension 0 is dropped in row 0 only: changing it there changes nothing, in row 1 it does
     np.testing.assert_array_equal(y.data[0], y_ref.data[0])
     assert np.abs(y.data[1] - y_ref.data[1]).max() > 1e-6
+
+
+@pytest.mark.parametrize("doom", [False, True])
+def test_mdnrnn_batch_split_over_threads_gives_the_one_graph_loss_and_gradient(doom, monkeypatch):
+    """loss_and_grad (sequences in parts, one thread each; each part's z and done losses weighted
+    by its share of their means) = loss() on the whole batch + backward, carried state included."""
+    rng = np.random.default_rng(5)
+    cfg = mdnrnn.MDNRNNConfig(nz=3, na=2, hidden=4, k=2, restart=doom, done=doom)
+    p = mdnrnn.init_params(cfg, rng, dtype=F64)
+    N, T = 5, 6
+    z, a = rng.standard_normal((N, T + 1, 3)), rng.uniform(-1, 1, (N, T, 2))
+    restart, done, mask = ((rng.random((3, N, T)) < [[[0.2]], [[0.3]], [[0.7]]]).astype(F64)
+                           if doom else (None, None, None))
+    h0 = [rng.standard_normal((N, 4)), rng.standard_normal((N, 4))]
+    keep = dropout_keep(rng, (N, 3 + 4), 0.3)                          # rnn.dropout's masks too
+    monkeypatch.setattr(parallel, "parts", lambda: 3)                 # uneven parts: 1, 2, 2
+    carry = list(h0)
+    losses = mdnrnn.loss_and_grad(p, cfg, z, a, restart, done, mask, carry, keep)
+    split = {k: t.grad for k, t in p.items()}
+    for t in p.values():
+        t.grad = None
+    ref_carry = list(h0)
+    loss, z_loss, done_loss = mdnrnn.loss(p, cfg, z, a, restart, done, mask, ref_carry, keep)
+    loss.backward()
+    np.testing.assert_allclose(losses, [float(loss.data), z_loss, done_loss], rtol=1e-12)
+    for k, t in p.items():
+        np.testing.assert_allclose(split[k], t.grad, rtol=1e-9, atol=1e-12, err_msg=k)
+    for got, want in zip(carry, ref_carry):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_mdnrnn_learns_a_predictable_sequence():

@@ -1,6 +1,7 @@
 """Adam against its formula, convergence, clipping, the schedule hook and resuming."""
 import numpy as np
 
+from minwm import parallel
 from minwm.autograd import tensor
 from minwm.optim import Adam, clip_grad_norm, clip_grad_value
 
@@ -27,6 +28,26 @@ def test_adam_matches_formula_and_resumes():
     p.grad, q.grad = g.copy(), g.copy()
     opt.step(); opt2.step()
     np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_adam_over_threads_equals_one_thread(monkeypatch):
+    """Adam's elements split over the cores (parts cut across parameters): the very same update."""
+    rng = np.random.default_rng(1)
+    shapes = [(7, 3), (1,), (40,), (2, 2, 2)]
+    p0, grads = [rng.standard_normal(s) for s in shapes], [rng.standard_normal(s) for s in shapes]
+    result = []
+    for k in (1, 3):
+        monkeypatch.setattr(parallel, "parts", lambda k=k: k)
+        ps = [tensor(a.copy(), True, np.float64) for a in p0]
+        opt = Adam(ps, lr=0.1)
+        for _ in range(2):
+            for p, g in zip(ps, grads):
+                p.grad = g
+            opt.step()
+        result.append([p.data for p in ps])
+    for a, b in zip(*result):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(result[0][0], p0[0])
 
 
 def test_adam_minimises_a_quadratic_with_schedule():

@@ -67,16 +67,16 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, dropout, monk
     train_rnn.main(tiny_doom(a, epochs=25, **kw))
     # stopped after 7 epochs, resumed to 25 and interrupted mid-epoch (Ctrl-C), then resumed again
     train_rnn.main(tiny_doom(b, epochs=7, **kw))
-    real_loss, calls = train_rnn.mdnrnn.loss, []
+    real_step, calls = train_rnn.mdnrnn.loss_and_grad, []
     def interrupted(*args, **kwargs):
         calls.append(1)
         if len(calls) == 30:                      # step 28 + 30: mid-epoch, between checkpoints
             raise KeyboardInterrupt
-        return real_loss(*args, **kwargs)
-    monkeypatch.setattr(train_rnn.mdnrnn, "loss", interrupted)
+        return real_step(*args, **kwargs)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss_and_grad", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_rnn.main(tiny_doom(b, epochs=25, **kw))
-    monkeypatch.setattr(train_rnn.mdnrnn, "loss", real_loss)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss_and_grad", real_step)
     ckpt = formats.load_npz(b / "mdnrnn.ckpt.npz", "minwm train-rnn doom")
     assert ckpt[1]["step"] == 28 + 29 and ckpt[1]["step"] % 4 != 0   # nothing finished lost
     assert np.abs(ckpt[0]["h"]).max() > 0 if carry else True        # the carried state is kept
@@ -93,11 +93,11 @@ def test_train_rnn_learns_and_resumes_identically(tmp_path, carry, dropout, monk
 def test_train_rnn_draws_a_dropout_mask_per_window(tmp_path, monkeypatch):
     # Dropout's Dream Land trains M with dropout on z and h: a new mask per window (sequence)
     formats.save_npz(tmp_path / "series.npz", synthetic_series(np.random.default_rng(0)))
-    real_loss, keeps = train_rnn.mdnrnn.loss, []
+    real_loss, keeps = train_rnn.mdnrnn.loss_and_grad, []
     def spy(*args, keep=None, **kwargs):
         keeps.append(keep)
         return real_loss(*args, keep=keep, **kwargs)
-    monkeypatch.setattr(train_rnn.mdnrnn, "loss", spy)
+    monkeypatch.setattr(train_rnn.mdnrnn, "loss_and_grad", spy)
     train_rnn.main(tiny_doom(tmp_path, epochs=2, batch=4, seq_len=12, dropout=0.2))
     keeps = np.stack(keeps)                                          # (steps, batch, Z + H)
     H = preset("doom", "tiny").rnn.hidden
@@ -257,16 +257,16 @@ def test_train_vae_resumes_after_ctrl_c_identically(tmp_path, monkeypatch):
                              ["vae.epochs=2", "vae.checkpoint_every=4", "vae.nz=8"])
     train_vae.main(cfg(tmp_path / "a"))
 
-    real_loss, calls = train_vae.vae.loss, []
+    real_step, calls = train_vae.vae.loss_and_grad, []
     def interrupted(*args):
         calls.append(1)
         if len(calls) == 7:                       # mid-epoch, between two checkpoints
             raise KeyboardInterrupt
-        return real_loss(*args)
-    monkeypatch.setattr(train_vae.vae, "loss", interrupted)
+        return real_step(*args)
+    monkeypatch.setattr(train_vae.vae, "loss_and_grad", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_vae.main(cfg(tmp_path / "b"))
-    monkeypatch.setattr(train_vae.vae, "loss", real_loss)
+    monkeypatch.setattr(train_vae.vae, "loss_and_grad", real_step)
     assert formats.load_npz(tmp_path / "b" / "vae.ckpt.npz", "minwm train-vae doom")[1]["step"] == 6   # nothing finished lost
     train_vae.main(cfg(tmp_path / "b"))
     wa, wb = np.load(tmp_path / "a" / "vae.npz"), np.load(tmp_path / "b" / "vae.npz")
