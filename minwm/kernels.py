@@ -95,17 +95,22 @@ def lstm_cell(gates, b, c, out, col=0):
     _lstm_cell(gates, b, c, out, col)
 
 
-def lstm_step(xh, c, restart, w, b, gates):
+def lstm_step(xh, c, restart, w, b, gates, per_row=False):
     """One LSTM step in preallocated buffers (the fast path; NumPy twin: lstm_step_numpy).
 
     xh (N, D + H): [x, h] in, [x, h'] out (h' overwrites h in place); c (N, H) in/out;
     restart (N,) bool or None; w (D + H, 4H) = [wx; wh]; b (4H,); gates (N, 4H) scratch.
+    per_row=True: each row's matmul is a BLAS call of its own, so a row's result does not depend
+    on the batch (OpenBLAS's does: minwm.infer.encode).
     """
     H = c.shape[1]
     if restart is not None and restart.any():
         xh[restart, -H:] = 0.0
         c[restart] = 0.0
-    np.matmul(xh, w, out=gates)                                  # (N, 4H)
+    if per_row:
+        np.matmul(xh[:, None], w, out=gates[:, None])            # (N, 1, 4H)
+    else:
+        np.matmul(xh, w, out=gates)                              # (N, 4H)
     lstm_cell(gates, b, c, xh, xh.shape[1] - H)
 
 

@@ -107,7 +107,8 @@ def _measure(cfg: Config):
     seeds = [MEASURE_SEED + j for j in range(mc.episodes)]
 
     from minwm.agent import Agents
-    agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap)
+    agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap,
+                    batch=cfg.evolve.batch)
     try:
         real = [agents.map([(ccfg, th, sd) for sd in seeds]) for th in thetas]       # steps survived
         record = _recorded(cfg, agents, ccfg, theta)

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 
-def _im2col(x, k, s):
+def im2col(x, k, s):
     """x (N, H, W, C) -> cols (N * H' * W', k * k * C), rows ordered (n, i, j), columns (di, dj, c).
 
     A strided view puts every k x k patch side by side without copying; the reshape makes the one
@@ -52,7 +52,7 @@ def _col2im_kernel(cols, out, s):
 
 
 def _col2im(cols, x_shape, k, s):
-    """cols (N * H' * W', k * k * C) -> (N, H, W, C): the adjoint of _im2col (overlaps add up)."""
+    """cols (N * H' * W', k * k * C) -> (N, H, W, C): the adjoint of im2col (overlaps add up)."""
     N, H, W, C = x_shape
     Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
     out = np.zeros(x_shape, dtype=cols.dtype)
@@ -65,7 +65,7 @@ def conv2d_forward(x, w, b, stride):
     N, H, W, C = x.shape
     k, F = w.shape[0], w.shape[3]
     Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
-    cols = _im2col(x, k, stride)                              # (N*H'*W', k*k*C)
+    cols = im2col(x, k, stride)                              # (N*H'*W', k*k*C)
     out = cols @ w.reshape(k * k * C, F)                      # (N*H'*W', F)
     out += b
     return out.reshape(N, Ho, Wo, F), (x.shape, cols, w, stride)
@@ -100,7 +100,7 @@ def conv_transpose2d_backward(dout, cache, need_dx=True):
     """dout (N, H', W', F) -> dx (N, H, W, C) or None, dw (C, k, k, F), db (F,)."""
     x, w, stride = cache
     C, k, F = w.shape[0], w.shape[1], w.shape[3]
-    dcols = _im2col(dout, k, stride)                          # (N*H*W, k*k*F)
+    dcols = im2col(dout, k, stride)                          # (N*H*W, k*k*F)
     x2 = x.reshape(-1, C)                                     # (N*H*W, C)
     dw = (x2.T @ dcols).reshape(w.shape)
     db = dout.sum(axis=(0, 1, 2))
