@@ -114,7 +114,8 @@ def encode(vae: VAE, frames, per_frame=False):
     p = vae.params
     for i in range(1, 5):
         w, b = p[f"enc.conv{i}.w"], p[f"enc.conv{i}.b"]
-        x = np.maximum(_conv_per_frame(x, w, b, 2) if per_frame else conv2d_forward(x, w, b, 2)[0], 0.0)
+        x = _conv_per_frame(x, w, b, 2) if per_frame else conv2d_forward(x, w, b, 2)[0]
+        np.maximum(x, 0.0, out=x)                                # ReLU in place: no new array
     if per_frame:
         x = x.reshape(len(x), 1, 1024)                           # (N, 1, 1024)
         return tuple((np.matmul(x, p[f"enc.{n}.w"]) + p[f"enc.{n}.b"])[:, 0] for n in ("mu", "logvar"))
