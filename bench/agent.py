@@ -87,12 +87,13 @@ def per_step(say, v, m, ccfg, tasks, steps, batches, rounds):
             for name, fast, k in configs}
     assert envs[configs[1][0]][0].env.env.numba, "FastCarRacing is not on its Numba frames here"
     total = {name: np.zeros(5) for name, _, _ in configs}      # cpu, wall, env cpu, env wall, steps
+    scores = {}
     for r in range(rounds):
         for name, _, _ in configs[r % len(configs):] + configs[:r % len(configs)]:
             es = envs[name]
             before = np.array([sum(e.cpu for e in es), sum(e.wall for e in es), sum(e.steps for e in es)])
             c, w = time.process_time(), time.perf_counter()
-            agent.episodes(es, v, m, ccfg, tasks)
+            scores[name] = agent.episodes(es, v, m, ccfg, tasks)
             c, w = time.process_time() - c, time.perf_counter() - w
             after = np.array([sum(e.cpu for e in es), sum(e.wall for e in es), sum(e.steps for e in es)])
             total[name] += [c, w, *(after - before)]
@@ -104,6 +105,9 @@ def per_step(say, v, m, ccfg, tasks, steps, batches, rounds):
         c, w, ec, _, n = total[name]
         say(f"  {name:34s} {1e3 * c / n:6.3f} {1e3 * ec / n:6.3f} {1e3 * (c - ec) / n:6.3f} "
             f"{1e3 * w / n:6.3f}  {int(n)}")
+    same = all(s == scores[configs[0][0]] for s in scores.values())
+    say(f"the {len(tasks)} episodes' scores in every configuration: {'identical' if same else 'DIFFERENT'}, "
+        f"mean {np.mean(scores[configs[0][0]]):.2f}")
     for es in envs.values():
         for e in es:
             e.close()
@@ -137,7 +141,7 @@ def main():
     ap.add_argument("--batch", default="8,16", help="per step: batched agent's K values")
     ap.add_argument("--generation", type=float, default=1.0, help="share of a generation to run (0: none)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--gen-batch", type=int, default=16, help="generation: K per worker")
+    ap.add_argument("--gen-batch", type=int, default=0, help="generation: K per worker (0: evolve.batch)")
     ap.add_argument("--run", default="", help="a run directory whose vae.npz and mdnrnn.npz to use")
     args = ap.parse_args()
     steps, episodes, rounds = (100, 16, 2) if args.quick else (args.steps, args.episodes, args.rounds)
@@ -161,7 +165,7 @@ def main():
         per_step(say, v, m, ccfg, tasks, steps, [int(k) for k in args.batch.split(",")], rounds)
     if args.generation > 0:
         generation(say, cfg, ccfg, thetas, seeds, vae_path, m_path, args.generation, args.workers,
-                   args.gen_batch)
+                   args.gen_batch or cfg.evolve.batch)
     say(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
