@@ -131,10 +131,11 @@ class Agents:
         self.batch = batch
 
     def _chunks(self, tasks, record=False):
-        # 2K tasks a chunk (K while recording: whole rollouts travel back), fewer if the workers
-        # would otherwise go idle; a chunk's batch refills from its own tasks
-        n = max(1, min(self.batch * (1 if record else 2), math.ceil(len(tasks) / self.pool.workers)))
-        return [(tasks[i:i + n], record) for i in range(0, len(tasks), n)]
+        # up to 2K tasks a chunk (K while recording: whole rollouts travel back), as many chunks
+        # for every worker so that none waits at the end; a chunk's batch refills from its tasks
+        w = self.pool.workers
+        n = math.ceil(len(tasks) / max(1, w * math.ceil(len(tasks) / (w * self.batch * (1 if record else 2)))))
+        return [(tasks[i:i + n], record) for i in range(0, len(tasks), max(n, 1))]
 
     def map(self, tasks):
         return np.array([r for rs in self.pool.map(_run, self._chunks(tasks)) for r in rs], np.float64)
