@@ -176,7 +176,7 @@ def agent_step(vae: VAE, m: MDNRNN, ccfg: C.ControllerConfig, theta, frames, h, 
     frames (N, 64, 64, 3) uint8; theta (P,) or (N, P); h, c (N, H); restart (N,) bool (first frame
     of an episode); rng: an np.random.Generator, or N of them, one per row (each episode's own).
     Returns the env action (controller.env_action) and the new (h, c). Every row is computed with
-    the BLAS calls of batch 1 (encode's per_frame), so a row's result does not depend on the others.
+    the BLAS calls of batch 1 (encode's per_frame; C per row), so it does not depend on the others.
     edit: None, or a -> the output carried out instead of C's a (N, A), e.g. exploration (section 5);
     M is fed what is carried out.
     """
@@ -186,7 +186,7 @@ def agent_step(vae: VAE, m: MDNRNN, ccfg: C.ControllerConfig, theta, frames, h, 
     eps = rng.standard_normal(mu.shape, dtype=np.float32) if isinstance(rng, np.random.Generator) else \
         np.concatenate([r.standard_normal((1, vae.nz), dtype=np.float32) for r in rng])   # (N, Z)
     z = sample_z(mu, logvar, eps)
-    a = C.act(ccfg, theta, z, h, c)
+    a = C.act(ccfg, np.broadcast_to(theta, (len(z), theta.shape[-1])), z, h, c)    # theta (N, P)
     if edit is not None:
         a = edit(a)
     h, c = lstm_update(m, z, C.m_action(ccfg, a), h, c, restart, per_row=True)
