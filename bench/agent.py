@@ -6,6 +6,8 @@ env + the batched agent (minwm.agent.episodes, K envs in lockstep).
     python bench/agent.py --quick --generation 0   (a minute: short episodes, no generation)
     python bench/agent.py --run runs/carracing     (that run's V and M instead of random weights)
 
+0. V + M's step per frame with each frame's own BLAS calls (the agent's way: an episode's bits do
+   not depend on K) against one matmul over the batch (faster; OpenBLAS's last bit depends on K).
 1. Per step, in this process on one core (one BLAS thread), the configurations take turns round
    by round (A/B alternated, the order rotated each round) on the same tasks: CMA-ES generation
    0's first candidates (x0 = 0, sigma0 = 0.1, as evolve) on the same seeds, episodes of up to
@@ -78,6 +80,25 @@ def generation0(cfg, ccfg):
     es = cma.CMAEvolutionStrategy(np.zeros(C.n_params(ccfg)), e.sigma0, {
         "popsize": e.population, "verbose": -9, "randn": np.random.RandomState(cfg.seed + 1).randn})
     return np.asarray(es.ask()), TRAIN_SEED + np.arange(e.rollouts)
+
+
+def exactness_price(say, v, m, batches, rounds=12):
+    """V + M's step per frame, CPU, alternated: each frame's own BLAS calls (what the agent does:
+    the same bits at any K) against one matmul over the batch (faster; the last bit depends on K)."""
+    rng = np.random.default_rng(0)
+    for K in [1] + batches:
+        frames = rng.integers(0, 256, (K, 64, 64, 3), dtype=np.uint8)
+        z, a = rng.standard_normal((K, m.nz), dtype=np.float32), rng.standard_normal((K, m.na), dtype=np.float32)
+        h, c = infer.initial_state(m, K)
+        cpu = {}
+        for r in range(rounds + 1):
+            for exact in ((True, False) if r % 2 else (False, True)):
+                t = time.process_time()
+                for _ in range(20):
+                    infer.encode(v, frames, per_frame=exact), infer.lstm_update(m, z, a, h, c, per_row=exact)
+                cpu[exact] = cpu.get(exact, 0.0) + (time.process_time() - t if r else 0.0)   # round 0: warm-up
+        say(f"V + M per frame at K={K}: own BLAS calls (exact) {1e3 * cpu[True] / (20 * rounds) / K:.3f} ms, "
+            f"one matmul over the batch {1e3 * cpu[False] / (20 * rounds) / K:.3f} ms (CPU)")
 
 
 def per_step(say, v, m, ccfg, tasks, steps, batches, rounds):
@@ -161,6 +182,7 @@ def main():
     cfg = preset("carracing", "paper")
     ccfg = evolve.controller_config(cfg, m.nz, m.hidden)
     thetas, seeds = generation0(cfg, ccfg)
+    exactness_price(say, v, m, [int(k) for k in args.batch.split(",")])
     if episodes:
         tasks = [(thetas[i % len(thetas)], int(seeds[i % len(seeds)])) for i in range(episodes)]
         per_step(say, v, m, ccfg, tasks, steps, [int(k) for k in args.batch.split(",")], rounds)
