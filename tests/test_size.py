@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).parent.parent / "minwm"
 # 4900 -> 5000: toy.py (103 lines), the third environment (issue 31): 4,980 lines.
 # 5000 -> 5200: train_kernels.py (214 lines), M's fused training kernels (issue 26): 5,171 lines.
 # 5200 -> 5300: the batched agent (issue 27): K envs in lockstep, refilled from a chunk of tasks,
-# V and M batch-invariant (per-frame BLAS calls): agent.py 103 -> 174 lines, 5,275 in all.
+# V and M batch-invariant (per-frame BLAS calls): agent.py 103 -> 175 lines, 5,277 in all.
 MAX_FILE, MAX_TOTAL = 320, 5300
 
 
