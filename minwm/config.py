@@ -114,6 +114,8 @@ class Evolve:
     max_steps: int = 0             # 0: the environment's own cap (EnvSpec.max_steps)
     workers: int = 0               # real-env rollouts: 0 = all cores
     backend: str = "local"         # "local" (multiprocessing) or "ray" (ray.util.multiprocessing)
+    batch: int = 8                 # real-env episodes each worker steps in lockstep, V, M and C run
+                                   # once for all (minwm.agent; same results as 1, one at a time)
     controller: str = "full"       # "full" (paper), "z" or "z_hidden" (the paper's ablations)
     early_stop: int = 0            # real-env training only: end an episode after N consecutive
                                    # steps of negative reward (0: off, as the paper; evaluate never)

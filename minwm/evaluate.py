@@ -72,7 +72,7 @@ def _evaluate(cfg, out):
     todo = [(ccfg, theta, s) for s in seeds if s not in score]
     if todo:
         agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend,
-                        cfg.evaluate.max_steps)
+                        cfg.evaluate.max_steps, batch=cfg.evolve.batch)
         try:
             with open(partial, "a") as f:
                 for seed, reward in agents.scores(todo):

@@ -64,7 +64,7 @@ def _iterate(cfg: Config):
                  if not formats.rollout_path(d / "rollouts", s).exists()]
         if seeds:
             agents = Agents(cfg.env, base / "vae.npz", prev / "mdnrnn.npz", cfg.evolve.workers,
-                            cfg.evolve.backend, cfg.collect.max_frames)
+                            cfg.evolve.backend, cfg.collect.max_frames, batch=cfg.evolve.batch)
             try:
                 for r in tqdm(agents.record([(ccfg, theta, int(s)) for s in seeds]), total=len(seeds),
                               desc=f"iterate {k}: agent rollouts", unit="rollout"):

@@ -103,19 +103,25 @@ def dropout_keep(rng, shape, rate):
     return (rng.random(shape, dtype=np.float32) >= rate) * np.float32(1 / (1 - rate))
 
 
-def lstm_step(xh, c, restart, w, b, gates, keep=None):
+def lstm_step(xh, c, restart, w, b, gates, keep=None, per_row=False):
     """One LSTM step in preallocated buffers (the fast path; NumPy twin: lstm_step_numpy).
 
     xh (N, D + H): [x, h] in, [x, h'] out (h' overwrites h in place); c (N, H) in/out;
     restart (N,) bool or None; w (D + H, 4H) = [wx; wh]; b (4H,); gates (N, 4H) scratch;
     keep (N, D + H) or None: a dropout mask on [x, h] where they enter the gates only (h' and
     what C reads stay unmasked: Dropout's Dream Land's input and recurrent dropout).
+    per_row=True: each row's matmul is a BLAS call of its own, so a row's result does not depend
+    on the batch (OpenBLAS's does: minwm.infer.encode).
     """
     H = c.shape[1]
     if restart is not None and restart.any():
         xh[restart, -H:] = 0.0
         c[restart] = 0.0
-    np.matmul(xh if keep is None else xh * keep, w, out=gates)   # (N, 4H)
+    x = xh if keep is None else xh * keep
+    if per_row:
+        np.matmul(x[:, None], w, out=gates[:, None])             # (N, 1, 4H)
+    else:
+        np.matmul(x, w, out=gates)                               # (N, 4H)
     lstm_cell(gates, b, c, xh, xh.shape[1] - H)
 
 

@@ -111,7 +111,8 @@ def _measure(cfg: Config):
     seeds = [MEASURE_SEED + j for j in range(mc.episodes)]
 
     from minwm.agent import Agents
-    agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap)
+    agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap,
+                    batch=cfg.evolve.batch)
     try:
         real = [_real(agents, ccfg, th, seeds, f"measure: controller {i + 1}/{len(thetas)} in the game")
                 for i, th in enumerate(thetas)]                                 # steps survived

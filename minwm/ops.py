@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 
-def _im2col(x, k, s):
+def im2col(x, k, s):
     """x (N, H, W, C) -> cols (N * H' * W', k * k * C), rows ordered (n, i, j), columns (di, dj, c).
 
     A strided view puts every k x k patch side by side without copying; the reshape makes the one
@@ -95,7 +95,7 @@ def conv2d_forward(x, w, b, stride, relu=False):
     w2 = w.reshape(k * k * C, F)
     for s in _chunks(N, Ho * Wo * k * k * C * x.itemsize):
         o = out[s].reshape(-1, F)                                            # (n*H'*W', F)
-        np.matmul(_im2col(x[s], k, stride), w2, out=o)
+        np.matmul(im2col(x[s], k, stride), w2, out=o)
         _bias_clip(o, b, x.dtype.type(0 if relu else -np.inf))
     return out, (x, w, stride, out if relu else None)
 
@@ -114,7 +114,7 @@ def conv2d_backward(dout, cache, need_dx=True):
     dx = np.zeros(x.shape, x.dtype) if need_dx else None
     for s in _chunks(N, Ho * Wo * k * k * C * x.itemsize):
         d = _relu_grad(dout[s], None if out is None else out[s]).reshape(-1, F)  # (n*H'*W', F)
-        dw += _im2col(x[s], k, stride).T @ d
+        dw += im2col(x[s], k, stride).T @ d
         db += d.sum(axis=0)
         if need_dx:
             _col2im_kernel((d @ w2.T).reshape(-1, Ho, Wo, k, k, C), dx[s], stride)
@@ -146,7 +146,7 @@ def conv_transpose2d_backward(dout, cache, need_dx=True):
     dx = np.empty(x.shape, x.dtype) if need_dx else None
     for s in _chunks(N, H * W * k * k * F * x.itemsize):
         d = _relu_grad(dout[s], None if out is None else out[s])
-        dcols = _im2col(d, k, stride)                                        # (n*H*W, k*k*F)
+        dcols = im2col(d, k, stride)                                        # (n*H*W, k*k*F)
         dw += x[s].reshape(-1, C).T @ dcols
         db += d.sum(axis=(0, 1, 2))
         if need_dx:

@@ -34,7 +34,7 @@ def _call(job):
 
 class Pool:
     def __init__(self, build, args=(), workers=0, backend="local"):
-        n = workers or os.cpu_count()
+        n = self.workers = workers or os.cpu_count()
         self.local = n == 1 and backend == "local"
         if self.local:                                     # errors raise here, as they are
             _state.clear()
