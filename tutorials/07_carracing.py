@@ -31,7 +31,7 @@
 # like Doom's, is evolved inside M's dream (chapter 8 explains the dream; here it is one stage
 # of six). `python tutorials/07_carracing.py` runs CarRacing itself, with C evolved in the real
 # environment, at the size of minwm's best CarRacing run so far (`results/carracing-short/`: 40
-# random rollouts, 8 generations of 16 candidates; about 8 minutes on two cores, then about 10
+# random rollouts, 8 generations of 16 candidates; about 8 minutes on two cores, then about 8
 # more for the two ablations; expect 148.6 +- 106.8 over 100 trials; the paper's 906 +- 21
 # took ~1,800 generations of 64 x 16 full episodes). `MINWM_RUN=runs/carracing-default` reuses a
 # finished run instead. Every stage checkpoints and resumes when run again. Pictures go to
@@ -404,7 +404,7 @@ print("07_agent.png: frames of the episode (top), V's reconstruction from mu (mi
 # %%
 from minwm import controller as C
 
-G = cfg.evolve.generations if FAST else 10                 # CarRacing: 10 generations per ablation
+G = cfg.evolve.generations                                  # as many as the full C had
 runs_by_name = {"V + M (full)": cfg}
 for name in ("z", "z_hidden"):
     acfg = config.override(cfg, [f"run_dir={(scratch if FAST else OUT) / f'07_ablation_{cfg.env}_{name}'}",
