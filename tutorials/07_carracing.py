@@ -461,10 +461,11 @@ if FAST:                                     # the toy: C has learnt to dodge, c
     assert real.mean() > 1.5 * rand.mean() and real.mean() - rand.mean() > 4 * se
 if plt is not None:                          # one box per controller: quartiles, mean (triangle)
     shown = {**scores, **({"C in M's dream": dreamt} if dreamt is not None else {})}
-    fig, ax = plt.subplots(figsize=(6.5, 0.6 * len(shown) + 1.2))
-    ax.boxplot(list(shown.values())[::-1], vert=False, showmeans=True, widths=0.6)
-    ax.set_yticks(range(1, len(shown) + 1), [f"{k}: {x.mean():.0f} ± {x.std():.0f}" for k, x in shown.items()][::-1])
-    ax.set_xlabel(spec.score)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.boxplot(list(shown.values()), showmeans=True, widths=0.6)
+    ax.set_xticks(range(1, len(shown) + 1), [f"{k}\n{x.mean():.0f} ± {x.std():.0f}" for k, x in shown.items()],
+                  fontsize=8)
+    ax.set_ylabel(spec.score)
     ax.set_title(f"{spec.title}, preset {cfg.preset}: {cfg.evaluate.trials} trials in the real environment",
                  fontsize=10)
     fig.tight_layout()
