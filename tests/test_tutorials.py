@@ -21,8 +21,10 @@ PICTURES = {
     "05_mdn.py": ([], ["05_mdn_tau.png", "05_mdn_two_futures.png"]),
     "06_cma_es.py": (["06_controller.npz"], ["06_cma_quadratic.png", "06_cma_ellipses.png",
                                             "06_dream_evolution.png"]),
-    "07_carracing.py": (["07_frames.png", "07_agent.png"], ["07_scores.png"]),
-    "08_doom_dream.py": (["08_dream.gif", "08_dream_strip.png"], ["08_tau.png", "08_transfer.png"]),
+    "07_carracing.py": (["07_frames.png", "07_toy_frames.png", "07_agent.png"],
+                        ["07_agent_diagram.png", "07_scores.png"]),
+    "08_doom_dream.py": (["08_dream.gif", "08_dream_strip.png"],
+                         ["08_dream_diagram.png", "08_tau.png", "08_transfer.png"]),
     "09_iterative.py": ([], ["09_rounds.png"]),
     "solutions/03_vae.py": (["03_solution_interpolation.png"], []),
 }

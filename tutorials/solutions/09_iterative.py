@@ -1,13 +1,18 @@
 # %% [markdown]
 # # Solutions to chapter 9: the iterative training procedure
-# `python tutorials/solutions/09_iterative.py` (seconds; no training runs).
+# `python tutorials/solutions/09_iterative.py`; `MINWM_FAST=1` plays a shorter episode. Exercise
+# 2 uses the chapter's full-mode data: the Take Cover agent shipped in `minwm/weights/doom/`
+# (round 3 of results/doom-default), playing one real episode.
 
 # %%
+import os
+
 import numpy as np
 
-from minwm import config, infer, mdnrnn
+from minwm import config, formats, infer, mdnrnn, show
+from minwm.agent import episode
 
-rng = np.random.default_rng(0)
+FAST = os.environ.get("MINWM_FAST") == "1"
 
 # %% [markdown]
 # ## Exercise 1: how much of M's data comes from the agent
@@ -23,49 +28,59 @@ rng = np.random.default_rng(0)
 # %%
 cfg = config.preset("doom", "default")
 random_frames = cfg.collect.rollouts * 200
+shares = []
 for k in range(1, 4):
     agent_frames = k * cfg.iterate.rollouts * 800
-    print(f"after round {k}: {agent_frames / (random_frames + agent_frames):.0%} of M's "
-          f"{random_frames + agent_frames:,} frames come from the agent")
+    shares.append(agent_frames / (random_frames + agent_frames))
+    print(f"after round {k}: {shares[-1]:.0%} of M's {random_frames + agent_frames:,} frames come from the agent")
+assert cfg.collect.rollouts == 1500 and cfg.iterate.rollouts == 300
+assert np.allclose(shares, [240 / 540, 480 / 780, 720 / 1020])            # 44%, 62%, 71%
 
 # %% [markdown]
 # ## Exercise 2: M's surprise, a curiosity reward
 # The mixture NLL of the next z under M, per step and averaged over the Z dimensions:
 #
-#     NLL_t = -(1/Z) sum_j logsumexp_k(logpi_jk - u_jk^2 / 2 - logsigma_jk - log(2 pi) / 2),
-#     u_jk = (z_{t+1, j} - mu_jk) / sigma_jk
+# $$\text{NLL}_t = -\frac1Z \sum_j \log \sum_k \pi_{jk}\,\mathcal N(z_{t+1, j};\ \mu_{jk}, \sigma_{jk}^2)$$
 #
 # Its mean over time is `mdnrnn.loss`'s z loss. Used as a reward (the paper's section 5: flip
-# the sign of M's loss), it pays the agent for reaching steps M cannot yet predict. M here is
-# untrained, so its surprise simply grows with how far z lands from its guesses; we plant a
-# glitch in frame 21 (the target of step t = 20) to see it. With a trained M the peaks mark
-# what the data has not covered.
+# the sign of M's loss), it pays the agent for reaching steps M cannot yet predict. We record
+# one real Take Cover episode of the shipped agent, encode its frames with V (z = mu, so both
+# sides see the same targets), and step M along it as the agent did.
 
 # %%
-Z, A, H, T = 8, 3, 32, 40
-mcfg = mdnrnn.MDNRNNConfig(nz=Z, na=A, hidden=H)
-p = mdnrnn.init_params(mcfg, rng)
-M = infer.mdnrnn_from_arrays({**{k: t.data for k, t in p.items()}, "meta.nz": Z, "meta.na": A,
-                              "meta.hidden": H, "meta.k": mcfg.k, "meta.restart": 0, "meta.done": 0})
-z = np.cumsum(0.1 * rng.standard_normal((1, T + 1, Z)), axis=1).astype(np.float32)   # a slow walk
-z[:, 21] += 3.0                                                                       # ... a glitch
-a = rng.uniform(-1, 1, (1, T, A)).astype(np.float32)
+SHIPPED = show.SHIPPED / "doom"
+V, M = infer.load_vae(SHIPPED / "vae.npz"), infer.load_mdnrnn(SHIPPED / "mdnrnn.npz")
+ccfg, theta, _ = formats.read_controller(SHIPPED / "controller.npz")
+spec = config.spec("doom")
+env = spec.make(300 if FAST else spec.max_steps)
+try:
+    r = episode(env, V, M, ccfg, theta, seed=config.EVAL_SEED, record=True)
+finally:
+    env.close()
+z = infer.encode(V, r["frames"])[0][None]                                    # (1, T, Z)
+a = spec.m_input(r["actions"])[None]                                         # (1, T, 1) -1 / 0 / +1
+T = z.shape[1] - 1
+restart = np.zeros((1, T), np.float32)
+restart[0, 0] = 1.0                                                          # the episode's first frame
 
 h, c = infer.initial_state(M, 1)
 nll = []
 for t in range(T):
-    h, c, logpi, mu, logsigma, _ = infer.m_step(M, z[:, t], a[:, t], h, c)           # (1, Z, K)
-    u = (z[:, t + 1, :, None] - mu) * np.exp(-logsigma)
+    h, c, logpi, mu, logsigma, _ = infer.m_step(M, z[:, t], a[:, t], h, c, restart[:, t].astype(bool))
+    u = (z[:, t + 1, :, None] - mu) * np.exp(-logsigma)                      # (1, Z, K)
     lp = logpi - 0.5 * u ** 2 - logsigma - 0.5 * np.log(2 * np.pi)
     m = lp.max(-1, keepdims=True)
     nll.append(-(m[..., 0] + np.log(np.exp(lp - m).sum(-1))).mean())
 nll = np.array(nll)
-_, z_loss, _ = mdnrnn.loss(p, mcfg, z, a)
-print(f"mean NLL: ours {nll.mean():.5f}, minwm.mdnrnn.loss {z_loss:.5f}")
-assert abs(nll.mean() - z_loss) < 1e-4 * abs(z_loss) + 1e-5
-top = np.argsort(nll)[::-1][:3]
-print(f"most surprising steps: t = {top.tolist()} (NLL {nll[top].round(2).tolist()}; median {np.median(nll):.2f})")
-assert np.argmax(nll) == 20
+
+mcfg = mdnrnn.MDNRNNConfig(nz=M.nz, na=M.na, hidden=M.hidden, k=M.k, restart=M.restart, done=M.done)
+p = mdnrnn.init_params(mcfg, np.random.default_rng(0))
+mdnrnn.load_exported(p, mcfg, SHIPPED / "mdnrnn.npz")                        # the shipped weights
+_, z_loss, _ = mdnrnn.loss(p, mcfg, z, a[:, :T], restart, np.zeros((1, T), np.float32))
+print(f"{T + 1} frames survived; mean NLL: ours {nll.mean():.5f}, minwm.mdnrnn.loss {z_loss:.5f}")
+assert abs(nll.mean() - z_loss) < 1e-4 * abs(z_loss) + 1e-4
+top = np.sort(np.argsort(nll)[::-1][:5])
+print(f"the most surprising steps: t = {top.tolist()} (NLL {nll[top].round(2).tolist()}; median {np.median(nll):.2f})")
 
 # %% [markdown]
 # ## Exercise 3: overrides for the rounds
@@ -78,3 +93,4 @@ assert np.argmax(nll) == 20
 cfg = config.override(config.preset("doom", "default"), ["iterate.rollouts=500", "iterate.rnn_epochs=3",
                                                          "iterate.iterations=4"])
 print(cfg.iterate)
+assert (cfg.iterate.rollouts, cfg.iterate.rnn_epochs, cfg.iterate.iterations) == (500, 3, 4)
