@@ -293,7 +293,9 @@ KILLS = {
                   ["rnn.epochs=3", "rnn.checkpoint_every=2", "rnn.seq_len=10"], ["mdnrnn.npz"]),
     "evolve": (["minwm.runs:save_pickle", "os:replace"], 2,               # in the dream (Doom)
                ["evolve.generations=4", "evolve.max_steps=200"], ["controller.npz"]),
-    "evaluate": (["minwm.agent:episode"], 2, ["evaluate.trials=3", "evolve.workers=1"], ["evaluate.json"]),
+    # evolve.batch=1: chunks of 2 episodes and 1 (minwm.agent), so the 2nd call starts the last
+    "evaluate": (["minwm.agent:episodes"], 2, ["evaluate.trials=3", "evolve.workers=1", "evolve.batch=1"],
+                 ["evaluate.json"]),
 }
 
 
@@ -350,9 +352,10 @@ def test_kill_9_inside_iterate_then_rerun_ends_the_same(tmp_path):
 
 def test_killed_evaluate_keeps_finished_episodes(tmp_path):
     _prepare(tmp_path, np.random.default_rng(0))
-    _killed(tmp_path, "evaluate", "minwm.agent:episode", 3, ["evaluate.trials=3", "evolve.workers=1"])
+    _killed(tmp_path, "evaluate", "minwm.agent:episodes", 2,
+            ["evaluate.trials=3", "evolve.workers=1", "evolve.batch=1"])   # chunks of 2 and 1 episodes
     done = [json.loads(line) for line in (tmp_path / "evaluate.episodes.jsonl").read_text().splitlines()]
-    assert len(done) == 2                                        # only the episode under way is lost
+    assert len(done) == 2                                        # only the chunk under way is lost
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate.main(override(preset("carracing", "tiny", run_dir=str(tmp_path)),

@@ -265,13 +265,13 @@ def train_m(series, mcfg, r, seed, epochs):
             restart = series["restart"][idx].astype(np.float32)        # (N, T+1)
             a = series["action"][idx[:, :-1]]                          # (N, T, A)
             done = series["done"][idx[:, :-1]].astype(np.float32)      # (N, T)
-            opt.zero_grad()
-            loss, _, _ = mdnrnn.loss(p, mcfg, z.astype(np.float32), a, restart[:, :-1], done,
-                                     mask=1 - restart[:, 1:])
-            loss.backward()
+            # mdnrnn.loss(...) then .backward(), with the batch split over the two cores and the
+            # halves' gradients summed into p's .grad (what train_rnn calls: the same bits)
+            loss, _, _ = mdnrnn.loss_and_grad(p, mcfg, z.astype(np.float32), a, restart[:, :-1], done,
+                                              mask=1 - restart[:, 1:])
             clip_grad_value(p.values(), r.grad_clip)
             opt.step()
-            losses.append(float(loss.data))
+            losses.append(loss)
     return p, losses
 
 
