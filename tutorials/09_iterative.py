@@ -35,8 +35,8 @@
 #
 # **Running.** `MINWM_FAST=1 python tutorials/09_iterative.py` runs round 0 and one round on the
 # toy world (`minwm/toy.py`) in a temporary directory, about a minute on two cores: round 0 is
-# chapter 8's (48.3 +- 33.8 steps survived; a random policy 26.0 +- 13.5), round 1 adds 50 of
-# the agent's episodes and reaches 84.8 +- 62.3.
+# chapter 8's (85.8 +- 61.9 steps survived; a random policy 26.0 +- 13.5), round 1 adds 50 of
+# the agent's episodes and reaches 111.2 +- 71.7.
 # `python tutorials/09_iterative.py` runs Take Cover at the `default` preset in
 # `tutorials/out/09_doom-default`, as `results/doom-default/README.md` did: about 3 hours on two
 # cores for round 0 and 3 rounds (plus ~20 minutes for the round written out); expect round 0
@@ -242,9 +242,9 @@ print(f"relative change of M's recurrent weights in round 1: {np.linalg.norm(M1 
 # C moved on to the next place M knew least about: each C goes where M has the least data, and
 # M learns about it one round later.
 #
-# On the toy, round 1 does what it did for Take Cover: the dream, kinder than the game in round
-# 0 (about 70 vs 48), becomes harsher than it (about 47 vs 85) once M has seen where the agent
-# goes, and the real score rises.
+# On the toy, round 1 moves the dream towards the game from the other side: harsher than the
+# game in round 0 (about 39 vs 86), it comes closer (about 80 vs 111) once M has seen where the
+# agent goes, and the real score rises with it.
 
 # %%
 log = [json.loads(line) for line in (base / "iterate.jsonl").read_text().splitlines()]
