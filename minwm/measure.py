@@ -12,8 +12,12 @@ before hours of evolution in its dream (for environments whose C is trained in t
                   episode's first frame (its state carries the whole past, as in the dream)
 
 Prints a table, writes measure.json and measure.png in the run directory. The real episodes are
-recorded once into run_dir/measure/ (rollouts, then encoded) and reused by later calls.
+recorded once into run_dir/measure/ (rollouts, then encoded) and reused by later calls. Each real
+episode's length is kept as it ends in run_dir/measure/game.jsonl, under its agent (the digests of
+V, M and theta, and the cap): a killed measure loses only the episodes under way, and a variant
+that changes only the dream (tau, dream dropout) reuses the game's side from a copy of that file.
 """
+import hashlib
 import json
 from dataclasses import replace
 
@@ -113,8 +117,11 @@ def _measure(cfg: Config):
     from minwm.agent import Agents
     agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap,
                     batch=cfg.evolve.batch)
+    files = "-".join(runs.file_digest(p)[:16] for p in (vae_path, m_path)) + f"-{cap}"
+    game = cfg.path / "measure" / "game.jsonl"
     try:
-        real = [_real(agents, ccfg, th, seeds, f"measure: controller {i + 1}/{len(thetas)} in the game")
+        real = [_real(agents, ccfg, th, seeds, f"{files}-{hashlib.sha256(th.tobytes()).hexdigest()[:16]}",
+                      game, f"measure: controller {i + 1}/{len(thetas)} in the game")
                 for i, th in enumerate(thetas)]                                 # steps survived
         record = _recorded(cfg, agents, ccfg, theta)
     finally:
@@ -142,10 +149,26 @@ def _measure(cfg: Config):
     return cfg.path / "measure.json"
 
 
-def _real(agents, ccfg, theta, seeds, desc):
-    """Steps survived in the game on each seed (in seed order), with a progress bar."""
-    got = dict(tqdm(agents.scores([(ccfg, theta, s) for s in seeds]), total=len(seeds), desc=desc,
-                    unit="episode"))
+def _real(agents, ccfg, theta, seeds, agent, game, desc):
+    """Steps survived in the game on each seed (in seed order), with a progress bar; episodes of
+    this agent already in `game` (jsonl) are not played again, new ones are added as they end."""
+    got = {}
+    if game.exists():
+        for line in game.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:                  # a line cut short by a kill
+                continue
+            if r.get("agent") == agent:
+                got[r["seed"]] = r["steps"]
+    todo = [s for s in seeds if s not in got]
+    game.parent.mkdir(parents=True, exist_ok=True)
+    with open(game, "a") as f:
+        for seed, steps in tqdm(agents.scores([(ccfg, theta, s) for s in todo]), total=len(seeds),
+                                initial=len(seeds) - len(todo), desc=desc, unit="episode"):
+            got[seed] = float(steps)
+            f.write(json.dumps({"agent": agent, "seed": seed, "steps": got[seed]}) + "\n")
+            f.flush()
     return np.array([got[s] for s in seeds])
 
 

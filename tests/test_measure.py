@@ -66,5 +66,13 @@ def test_measure_end_to_end_on_a_tiny_doom_run(tmp_path, capsys):
         assert 1 <= c["real_mean"] <= 60 and 1 <= c["dream_mean"] <= 60
     assert len(r["hazard"]["real"]) == 1 and r["m_losses"]["episodes"] == 2
     assert "rank correlation" in capsys.readouterr().out
+    game = (tmp_path / "measure" / "game.jsonl").read_text().splitlines()
+    assert len(game) == 3 * cfg.measure.episodes        # every real episode kept as it ended
     measure.main(cfg)                                    # the recorded episodes are reused
     assert len(list((tmp_path / "measure" / "rollouts").iterdir())) == 2
+    again = json.loads((tmp_path / "measure.json").read_text())     # ... and the game's side too
+    assert (tmp_path / "measure" / "game.jsonl").read_text().splitlines() == game
+    assert [c["real_survival"] for c in again["controllers"]] == [c["real_survival"] for c in r["controllers"]]
+    np.savez(tmp_path / "mdnrnn.npz", **infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True))
+    measure.main(cfg)                                    # another M: the game is played again
+    assert len((tmp_path / "measure" / "game.jsonl").read_text().splitlines()) == 6 * cfg.measure.episodes

@@ -71,27 +71,8 @@ except ImportError:
 # summary of the past and its guess at the next $z$.
 
 # %%
-def box_diagram(boxes, arrows, path, title, size=(7.5, 3.2)):
-    """Boxes {name: (x, y, colour)} on a 10 x 4 canvas, arrows [(from, to, label, bend)]."""
-    fig, ax = plt.subplots(figsize=size)
-    ax.set_xlim(0, 10), ax.set_ylim(0, 4), ax.axis("off")
-    text = {name: ax.text(x, y, name, ha="center", va="center", fontsize=10,
-                          bbox=dict(boxstyle="round,pad=0.5", fc=colour, ec="black"))
-            for name, (x, y, colour) in boxes.items()}
-    for a, b, label, bend in arrows:                 # each arrow clipped at the two boxes' edges
-        (xa, ya, _), (xb, yb, _) = boxes[a], boxes[b]
-        ax.annotate("", (xb, yb), (xa, ya), arrowprops=dict(
-            arrowstyle="-|>", patchA=text[a].get_bbox_patch(), patchB=text[b].get_bbox_patch(),
-            shrinkA=2, shrinkB=2, connectionstyle=f"arc3,rad={bend}"))
-        ax.text((xa + xb) / 2 + bend / 2 * (yb - ya), (ya + yb) / 2 - bend / 2 * (xb - xa) + 0.1, label,
-                ha="center", fontsize=9, color="darkred")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 if plt is not None:
+    from diagrams import box_diagram  # tutorials/diagrams.py: boxes and arrows
     box_diagram({"environment": (1.0, 2.0, "#dddddd"), "V (VAE)": (3.3, 3.2, "#aaccee"),
                  "M (MDN-RNN)": (6.6, 3.2, "#eeccaa"), "C (linear)": (6.6, 0.8, "#cceecc")},
                 [("environment", "V (VAE)", "frame", 0), ("V (VAE)", "M (MDN-RNN)", "z_t", 0),

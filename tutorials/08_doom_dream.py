@@ -120,27 +120,8 @@ print(f"C: inputs [{', '.join(ccfg.inputs)}], {len(theta)} parameters, bias {ccf
 # frames) and to look at it (section 4). The loop, as a picture:
 
 # %%
-def box_diagram(boxes, arrows, path, title, size=(7.5, 3.2)):
-    """Boxes {name: (x, y, colour)} on a 10 x 4 canvas, arrows [(from, to, label, bend)]."""
-    fig, ax = plt.subplots(figsize=size)
-    ax.set_xlim(0, 10), ax.set_ylim(0, 4), ax.axis("off")
-    text = {name: ax.text(x, y, name, ha="center", va="center", fontsize=9,
-                          bbox=dict(boxstyle="round,pad=0.5", fc=colour, ec="black"))
-            for name, (x, y, colour) in boxes.items()}
-    for a, b, label, bend in arrows:                 # each arrow clipped at the two boxes' edges
-        (xa, ya, _), (xb, yb, _) = boxes[a], boxes[b]
-        ax.annotate("", (xb, yb), (xa, ya), arrowprops=dict(
-            arrowstyle="-|>", patchA=text[a].get_bbox_patch(), patchB=text[b].get_bbox_patch(),
-            shrinkA=2, shrinkB=2, connectionstyle=f"arc3,rad={bend}"))
-        ax.text((xa + xb) / 2 + bend / 2 * (yb - ya), (ya + yb) / 2 - bend / 2 * (xb - xa) + 0.1, label,
-                ha="center", fontsize=9, color="darkred")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 if plt is not None:
+    from diagrams import box_diagram  # tutorials/diagrams.py: boxes and arrows
     box_diagram({"recorded\nfirst frame": (1.0, 3.2, "#dddddd"), "C (controller)": (4.0, 3.2, "#cceecc"),
                  "M's LSTM": (7.6, 3.2, "#eeccaa"), "M's mixture\nat tau": (7.6, 0.8, "#eeccaa"),
                  "done logit > 0 ?\nreward +1": (4.0, 0.8, "#ffeeaa"), "end:\nreward = steps": (1.0, 0.8, "#dddddd")},
@@ -149,7 +130,7 @@ if plt is not None:
                  ("M's mixture\nat tau", "done logit > 0 ?\nreward +1", "", 0),
                  ("done logit > 0 ?\nreward +1", "end:\nreward = steps", "yes", 0),
                  ("M's LSTM", "C (controller)", "h, c", 0.3)],
-                OUT / "08_dream_diagram.png", "the dream (DoomRNN): M in the game's place, no frames")
+                OUT / "08_dream_diagram.png", "the dream (DoomRNN): M in the game's place, no frames", fontsize=9)
 
 # %% [markdown]
 # DoomRNN (the original's virtual environment), for one rollout:
