@@ -100,7 +100,8 @@ if plt is not None:
 from minwm import config
 from minwm.carracing import CROP_ROWS, CarRacing, process_frame
 
-env = CarRacing()
+env = CarRacing(fast=not FAST)   # fast mode: stock gymnasium (the fast env draws the same bytes, but
+                                     # compiling its Numba renderer takes ~30 s on a cold cache)
 env.reset(7)
 rewards = []
 for t in range(80):                                                  # straight ahead, some gas

@@ -123,8 +123,9 @@ print(f"round 0: the real score {round0['mean']:.1f} +- {round0['std']:.1f} over
 from minwm.agent import episode
 
 
-def one_round(cfg, prev, d, k):
-    """Round k of section 5 in directory d, continuing from the round in directory prev."""
+def one_round(cfg, prev, d, k, score=True):
+    """Round k of section 5 in directory d, continuing from the round in directory prev (score:
+    False skips step 5, the real games)."""
     it, spec = cfg.iterate, config.spec(cfg.env)
     kcfg = config.override(cfg, [f"run_dir={d}", f"rnn.epochs={it.rnn_epochs}", f"rnn.init={prev / 'mdnrnn.npz'}",
                                  f"evolve.generations={it.generations}", f"evolve.init={prev / 'controller.npz'}"])
@@ -146,13 +147,15 @@ def one_round(cfg, prev, d, k):
         encode.main(kcfg, reuse=prev / "series.npz")                          # 2. encode the new frames
     train_rnn.main(kcfg)                                                      # 3. M, further
     evolve.main(kcfg)                                                         # 4. C, further, in the dream
-    if not (d / "evaluate.json").exists():
+    if score and not (d / "evaluate.json").exists():
         evaluate.main(kcfg)                                                   # 5. the real score
     return d
 
 
+# Our round stops before step 5: its C must equal iterate's to the last bit (checked below), and
+# the same C on the same seeds plays the same games, so they are played once, by iterate.
 t0 = time.perf_counter()
-ours = one_round(cfg, base, base / "ours", 1)
+ours = one_round(cfg, base, base / "ours", 1, score=False)
 t_ours = time.perf_counter() - t0
 t0 = time.perf_counter()
 last = iterate.main(cfg)
@@ -170,11 +173,10 @@ d_series = max(np.abs(s_ours[k].astype(float) - s_lib[k]).max() for k in ("mu", 
 (_, m_ours), (_, m_lib) = (formats.read_mdnrnn(d / "mdnrnn.npz") for d in (ours, it1))
 d_m = max(np.abs(m_ours[k] - m_lib[k]).max() for k in m_lib)
 th_ours, th_lib = (formats.read_controller(d / "controller.npz")[1] for d in (ours, it1))
-r_ours, r_lib = (json.loads((d / "evaluate.json").read_text()) for d in (ours, it1))
+r_lib = json.loads((it1 / "evaluate.json").read_text())
 print(f"ours vs iterate.main, max differences: {len(files)} rollouts {d_roll:.1e}, series {d_series:.1e}, "
-      f"M {d_m:.1e}, C {np.abs(th_ours - th_lib).max():.1e}; real score {r_ours['mean']:.1f} vs {r_lib['mean']:.1f}")
+      f"M {d_m:.1e}, C {np.abs(th_ours - th_lib).max():.1e}; round 1's real score {r_lib['mean']:.1f}")
 assert d_roll == 0 and d_series < 1e-6 and d_m < 1e-6 and np.abs(th_ours - th_lib).max() < 1e-6
-assert abs(r_ours["mean"] - r_lib["mean"]) < 1e-6
 
 # %% [markdown]
 # ## 3. What a round did, from its files
