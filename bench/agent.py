@@ -18,7 +18,7 @@ env + the batched agent (minwm.agent.episodes, K envs in lockstep).
    termination off, generation 0's population from a fixed seed, on a pool of --workers processes
    with the batched agent (the evolve path: agent.Agents.map). Wall time, and the share of tasks
    run if --generation < 1 (then extrapolated linearly: the tasks are in evolve's order).
-3. With --early-stop N: evolve.early_stop's effect (a departure from the paper, training only) on
+3. With --early-stop N[,N2..]: evolve.early_stop's effect (a departure from the paper, training only) on
    the steps a generation takes: generation 0's 64 candidates on its first seed, episodes of up to
    1000 steps, in this process (fast env, batched agent), with the episode ended after N
    consecutive steps of negative reward and without. Steps are counted, not timed: the figure does
@@ -161,7 +161,7 @@ def generation(say, cfg, ccfg, thetas, seeds, vae_path, m_path, share, workers, 
 
 def early_stop(say, v, m, ccfg, thetas, seed, patience, batch):
     tasks = [(th, int(seed)) for th in thetas]
-    for n in (0, patience):
+    for n in (0, *patience):
         envs = [Timed(carracing.CarRacing(fast=True, max_steps=1000)) for _ in range(batch)]
         scores = np.array(agent.episodes(envs, v, m, ccfg, tasks, patience=n))
         steps = sum(e.steps for e in envs)
@@ -184,7 +184,7 @@ def main():
     ap.add_argument("--generation", type=float, default=1.0, help="share of a generation to run (0: none)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--gen-batch", type=int, default=0, help="generation: K per worker (0: evolve.batch)")
-    ap.add_argument("--early-stop", type=int, default=0, help="N: steps per generation with early stop after N")
+    ap.add_argument("--early-stop", default="", help="N,..: steps per generation with early stop after N")
     ap.add_argument("--run", default="", help="a run directory whose vae.npz and mdnrnn.npz to use")
     args = ap.parse_args()
     steps, episodes, rounds = (100, 16, 2) if args.quick else (args.steps, args.episodes, args.rounds)
@@ -211,7 +211,8 @@ def main():
         generation(say, cfg, ccfg, thetas, seeds, vae_path, m_path, args.generation, args.workers,
                    args.gen_batch or cfg.evolve.batch)
     if args.early_stop:
-        early_stop(say, v, m, ccfg, thetas, seeds[0], args.early_stop, cfg.evolve.batch)
+        early_stop(say, v, m, ccfg, thetas, seeds[0], [int(n) for n in args.early_stop.split(",")],
+                   cfg.evolve.batch)
     say(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
