@@ -2,8 +2,9 @@
 
 `FastCarRacing` keeps the physics and draws the same state frame as the stock `_render`:
 - on the pygame-ce and smoothscale backend it was verified on (`pygame_verified`), without pygame:
-  it lists the polygons, vertices and colours the stock code would hand to pygame and
-  carracing_render rasterises them and shrinks to 96x96 exactly as pygame-ce does;
+  it reads the car's Box2D state once per frame, and carracing_render's Numba kernels list the
+  polygons, vertices and colours the stock code would hand to pygame, rasterise them and shrink
+  to 96x96 exactly as pygame-ce does;
 - otherwise with pygame, two hot spots rewritten: `_render_road` rotates and translates all ~800
   road and grass polygons at once with NumPy, culls the off-screen ones with the stock test, and
   draws the visible ones with the same gfxdraw calls, in the same order; `_render` keeps one font,
@@ -12,7 +13,6 @@ Both transform vertices with bit-identical floats: pygame rotates (x, y) by (cos
 sin x + cos y), and rotating the unit vector (1, 0) with pygame itself gives the exact (cos, sin)
 it uses, including its special cases at multiples of 90 degrees.
 """
-import math
 import os
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on import
@@ -20,7 +20,6 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on import
 import numpy as np
 import pygame
 from gymnasium.envs.box2d import car_racing as gym_car_racing
-from gymnasium.envs.box2d.car_dynamics import SIZE, WHEEL_R, WHEEL_W, WHEEL_WHITE
 from pygame import gfxdraw
 
 from minwm import carracing_render
@@ -64,6 +63,9 @@ class FastCarRacing(gym_car_racing.CarRacing):
         self._canvas = None        # one WINDOW_W x WINDOW_H surface, cleared every frame
         self._frame = carracing_render.Frame() if self.numba else None
         self._car_of = self._car_shapes = None  # the car whose fixtures _car_shapes holds
+        self._car = np.zeros((16, 8), np.int64), np.zeros((16, 8), np.int64), np.zeros(16, np.int64), \
+            np.zeros(16, np.int64)  # the car's polygons: vx, vy (Q, 8), sizes, colours (Q,)
+        self._bars = np.zeros((8, 4), np.int64), np.zeros((8, 4), np.int64), np.zeros(8, np.int64)
 
     def _render(self, mode):
         """The stock `_render` for "state_pixels", drawn by Numba, or with the font, the score text
@@ -104,74 +106,54 @@ class FastCarRacing(gym_car_racing.CarRacing):
 
     def _render_numba(self, zoom, trans, angle):
         """The same frame from carracing_render: the polygons the stock code would draw, with the
-        vertices and colours it would pass to pygame (floats truncated to int, gfxdraw's to Sint16).
-        The rows under the indicator bar's black box (the bottom 5 / 40 of the screen after the
-        flip, the top 100 rows before) are not drawn: the box covers them whole."""
+        vertices and colours it would pass to pygame, computed by carracing_render's kernels into
+        buffers kept between frames. The rows under the indicator bar's black box (the bottom
+        5 / 40 of the screen after the flip, the top 100 rows before) are not drawn: the box covers
+        them whole."""
         W, H = gym_car_racing.WINDOW_W, gym_car_racing.WINDOW_H
         self._update_track()
         cos, sin = pygame.math.Vector2(1.0, 0.0).rotate_rad(angle)  # pygame's own cos and sin
-        # Only polygons near the screen can touch it: the world point under the screen's centre,
-        # screen = R(world) zoom + trans, world = R^T (screen - trans) / zoom, and a circle round
-        # the screen (1 world unit to spare) against each polygon's circle.
-        dx, dy = (W / 2 - trans[0]) / zoom, (H / 2 - trans[1]) / zoom
-        reach = (math.hypot(W / 2 + 4, H / 2 + 4) / zoom + self._radii + 1.0) ** 2  # (P,)
-        near = np.flatnonzero(np.square(self._centres[:, 0] - (cos * dx + sin * dy))
-                              + np.square(self._centres[:, 1] - (cos * dy - sin * dx)) <= reach)
-        px, py = self._vertices[near, :, 0], self._vertices[near, :, 1]  # (P', 4) each
-        x = (cos * px - sin * py) * zoom + trans[0]                 # (P', 4) screen coordinates
-        y = (sin * px + cos * py) * zoom + trans[1]
-        m = gym_car_racing.MAX_SHAPE_DIM  # stock culling: any vertex inside the enlarged screen
-        kept = _any4((-m <= x) & (x <= W + m) & (-m <= y) & (y <= H + m)) | (near == 0)
-        e = 4.0  # a polygon wholly beyond one edge draws nothing (the kernels clip exactly)
-        reaches = _any4(x >= -e) & _any4(x <= W + e) & _any4(y >= -e) & _any4(y <= H + e)
-        drawn = np.flatnonzero(kept & reaches)                      # the background square is
-        c = self._colours[near[drawn]].astype(np.int64)             # not culled; int() truncates
-        road = (_sint16(x[drawn]), _sint16(y[drawn]), (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
-        car = self._car_polygons(zoom, trans, cos, sin)
-        bars = _indicator_polygons(self.car, W, H)
+        view = np.array([cos, sin, zoom, trans[0], trans[1]])
+        rx, ry, rc = self._road
+        k = carracing_render.road_polygons(view, self._vertices, self._centres, self._radii, self._colours, rx, ry, rc)
+        frames, phases, indicators = self._car_state()
+        local, sizes, body, colours = self._car_shapes
+        cx, cy, ck, cc = self._car
+        q = carracing_render.car_polygons(view, frames, phases, local, sizes, body, colours, cx, cy, ck, cc)
+        bx, by, bc = self._bars
+        b = carracing_render.indicator_polygons(indicators, bx, by, bc)
         text = self._text_runs(f"{self.reward:04.0f}", W, H)
-        return self._frame.render(road, car, bars, text, ymin=H - int(H - 5 * H / 40.0))
+        return self._frame.render((rx[:k], ry[:k], rc[:k]), (cx[:q], cy[:q], ck[:q], cc[:q]),
+                                  (bx[:b], by[:b], bc[:b]), text, ymin=H - int(H - 5 * H / 40.0))
 
-    def _car_polygons(self, zoom, trans, cos, sin):
-        """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the
-        hull, and a wheel's white stripe where it shows. Box2D's `transform * v` is float32
-        arithmetic, (c vx - s vy) + px, which NumPy float32 repeats. The fixtures' vertices are
-        read once per car. -> vx, vy (Q, 8) int64, sizes (Q,), colours (Q,)."""
-        if self._car_of is not self.car:
-            self._car_of, self._car_shapes = self.car, [
-                (obj, [np.array(f.shape.vertices) for f in obj.fixtures],
-                 [int(c * 255) for c in obj.color]) for obj in self.car.drawlist]
-        local, frames, colours = [], [], []   # per polygon: body-frame vertices, (c, s, px, py), colour
-        for obj, shapes, colour in self._car_shapes:
+    def _car_state(self):
+        """What Car.draw and _render_indicators read from Box2D this frame: each body's transform
+        (c, s, px, py) float32 (B, 4) in drawlist order, wheel phases (B,) (nan for the hull), and
+        the indicators' values (hull velocity x, y, angular velocity, 4 wheel omegas, steering
+        joint angle). The bodies' fixtures are read once per car."""
+        car = self.car
+        if self._car_of is not car:
+            shapes = [(b, f.shape.vertices, [int(c * 255) for c in obj.color])
+                      for b, obj in enumerate(car.drawlist) for f in obj.fixtures]
+            local = np.zeros((len(shapes), 8, 2), np.float32)  # (F, 8, 2) body frame, padded
+            for i, (b, path, colour) in enumerate(shapes):
+                local[i, :len(path)] = path
+            self._car_shapes = (local, np.array([len(p) for b, p, c in shapes]),
+                                np.array([b for b, p, c in shapes]),
+                                np.array([(r << 16) | (g << 8) | b for _, _, (r, g, b) in shapes]))
+            self._frames = np.zeros((len(car.drawlist), 4), np.float32)
+            self._phases = np.full(len(car.drawlist), np.nan)
+            self._car_of = car
+        for i, obj in enumerate(car.drawlist):
             t = obj.transform
             q, p = t.q, t.position
-            frame = (q.c, q.s, p[0], p[1])
-            local += shapes
-            frames += [frame] * len(shapes)
-            colours += [colour] * len(shapes)
-            if "phase" not in obj.__dict__:
-                continue
-            a1, a2 = obj.phase, obj.phase + 1.2
-            s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
-            if s1 > 0 and s2 > 0:
-                continue
-            c1 = np.sign(c1) if s1 > 0 else c1
-            c2 = np.sign(c2) if s2 > 0 else c2
-            local.append([(-WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE), (+WHEEL_W * SIZE, +WHEEL_R * c1 * SIZE),
-                          (+WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE), (-WHEEL_W * SIZE, +WHEEL_R * c2 * SIZE)])
-            frames.append(frame)
-            colours.append(WHEEL_WHITE)
-        v = np.zeros((len(local), 8, 2), np.float32)                  # (Q, 8, 2) body frame, padded
-        for i, path in enumerate(local):
-            v[i, :len(path)] = path
-        c, s, px, py = np.array(frames, np.float32).T[:, :, None]     # (Q, 1) each
-        wx = ((c * v[..., 0] - s * v[..., 1]) + px).astype(np.float64)  # (Q, 8) world
-        wy = ((s * v[..., 0] + c * v[..., 1]) + py).astype(np.float64)
-        x = (cos * wx - sin * wy) * zoom + trans[0]
-        y = (sin * wx + cos * wy) * zoom + trans[1]
-        c = np.array(colours, np.int64)
-        return (x.astype(np.int64), y.astype(np.int64), np.array([len(p) for p in local]),
-                (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
+            self._frames[i] = q.c, q.s, p[0], p[1]
+            if "phase" in obj.__dict__:
+                self._phases[i] = obj.phase
+        w, hull, v = car.wheels, car.hull, car.hull.linearVelocity
+        indicators = np.array([v[0], v[1], hull.angularVelocity,
+                               w[0].omega, w[1].omega, w[2].omega, w[3].omega, w[0].joint.angle])
+        return self._frames, self._phases, indicators
 
     def _update_track(self):
         """After a new track: its polygons and colours as arrays. A tile's colour changes in place
@@ -185,6 +167,8 @@ class FastCarRacing(gym_car_racing.CarRacing):
         self._radii = np.sqrt(np.square(self._vertices - self._centres[:, None]).sum(-1)).max(1)
         colours = [self.bg_color] + [self.grass_color] * len(self.GRASS)
         self._colours = np.array(colours + [c for poly, c in self.road_poly], np.float64)
+        P = len(self._vertices)
+        self._road = np.zeros((P, 4), np.int64), np.zeros((P, 4), np.int64), np.zeros(P, np.int64)
         tiles = {id(t.color): t for t in self.road}
         for i, (poly, colour) in enumerate(self.road_poly):
             if id(colour) in tiles:
@@ -257,39 +241,6 @@ class FastCarRacing(gym_car_racing.CarRacing):
                 color = [int(c) for c in self.road_poly[i - n_grass][1]]
             gfxdraw.aapolygon(self.surf, poly, color)
             gfxdraw.filled_polygon(self.surf, poly, color)
-
-
-def _sint16(v):
-    """Float coordinates as gfxdraw passes them to SDL_gfx: int() truncates, then a Sint16."""
-    return ((v.astype(np.int64) + 32768) & 0xFFFF) - 32768
-
-
-def _indicator_polygons(car, W, H):
-    """_render_indicators' polygons (after the flip): the black box, then each bar whose value is
-    above 1e-4. -> vx, vy (B, 4) int64, colours (B,)."""
-    s, h = W / 40.0, H / 40.0
-
-    def vertical(place, val):
-        return [(place * s, H - (h + h * val)), ((place + 1) * s, H - (h + h * val)),
-                ((place + 1) * s, H - h), ((place + 0) * s, H - h)]
-
-    def horizontal(place, val):
-        return [((place + 0) * s, H - 4 * h), ((place + val) * s, H - 4 * h),
-                ((place + val) * s, H - 2 * h), ((place + 0) * s, H - 2 * h)]
-
-    speed = np.sqrt(np.square(car.hull.linearVelocity[0]) + np.square(car.hull.linearVelocity[1]))
-    w = car.wheels
-    bars = [(1.0, [(W, H), (W, H - 5 * h), (0, H - 5 * h), (0, H)], 0x000000),
-            (speed, vertical(5, 0.02 * speed), 0xFFFFFF),
-            (w[0].omega, vertical(7, 0.01 * w[0].omega), 0x0000FF),
-            (w[1].omega, vertical(8, 0.01 * w[1].omega), 0x0000FF),
-            (w[2].omega, vertical(9, 0.01 * w[2].omega), 0x3300FF),
-            (w[3].omega, vertical(10, 0.01 * w[3].omega), 0x3300FF),
-            (w[0].joint.angle, horizontal(20, -10.0 * w[0].joint.angle), 0x00FF00),
-            (car.hull.angularVelocity, horizontal(30, -0.8 * car.hull.angularVelocity), 0xFF0000)]
-    bars = [(poly, colour) for value, poly, colour in bars if abs(value) > 1e-4]
-    points = np.array([poly for poly, colour in bars], np.float64).astype(np.int64)  # (B, 4, 2)
-    return points[..., 0], points[..., 1], np.array([colour for poly, colour in bars], np.int64)
 
 
 def _any4(mask):

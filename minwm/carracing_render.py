@@ -1,12 +1,18 @@
-"""CarRacing's 96x96 state frame without pygame: the scene drawn on carracing_draw's run lists,
+"""CarRacing's 96x96 state frame without pygame: the polygons the stock code draws (its float64
+and Box2D float32 geometry), drawn on carracing_draw's run lists (the road with carracing_gfx),
 then pygame-ce 2.5.8's smoothscale (its SSE2 filters, the backend on x86-64) computed from runs.
 tests/test_carracing_render.py checks it against pygame. Legend: H x W = 800 x 1000 surface,
 S = 96 output, P polygons.
 """
+import math
+
 import numpy as np
+from gymnasium.envs.box2d.car_dynamics import SIZE, WHEEL_R, WHEEL_W, WHEEL_WHITE
+from gymnasium.envs.box2d.car_racing import MAX_SHAPE_DIM
 from numba import njit
 
-from minwm.carracing_draw import H, W, fill_polygon, gfx_polygon, new_runs, paint
+from minwm.carracing_draw import H, W, fill_polygon, new_runs, paint
+from minwm.carracing_gfx import gfx_polygon, new_scratch
 
 S = 96  # gymnasium's STATE_W == STATE_H
 
@@ -143,8 +149,7 @@ class Frame:
 
     def __init__(self):
         self.xs, self.col, self.n = new_runs()
-        self.spans = np.zeros((3, H), np.int64)
-        self.ints = np.zeros(16, np.int64)
+        self.spans, self.ints = new_scratch()
         self.x_table, self.y_table = shrink_table(W, S), shrink_table(H, S)
         self.tmp = np.zeros((H, S), np.uint32)
         self.rows, self.keys = np.zeros((64, S), np.uint32), np.full(64, -1, np.int64)
@@ -179,3 +184,109 @@ def _render(xs, col, n, rx, ry, rc, cx, cy, ck, cc, bx, by, bc, text, ymin, span
     for t in range(len(text)):  # blit: the text surface is opaque
         paint(xs, col, n, H - 1 - text[t, 0], text[t, 1], text[t, 2], text[t, 3])
     shrink_x(xs, col, n, edge, cnt, recip, tmp, True, rows, keys)
+
+
+@njit(cache=True)
+def road_polygons(view, vertices, centres, radii, colours, rx, ry, rc):
+    """_render_road's polygons (background, grass, tiles; P in all), those that touch the screen.
+
+    view: cos, sin, zoom, translation x, y; vertices (P, 4, 2) and colours (P, 3) float64. A
+    vertex maps to screen = R(world) zoom + trans, with the stock float64 operations; gfxdraw
+    truncates to int and passes Sint16. Culled: polygons far from the screen (a circle round the
+    screen, 1 world unit to spare, against each polygon's circle: centres (P, 2), radii (P,)),
+    those the stock test drops (no vertex inside the screen enlarged by MAX_SHAPE_DIM; never the
+    background), and those wholly beyond one screen edge (the kernels clip exactly).
+    -> k; rx, ry (k, 4) int64 vertices and rc (k,) colours 0xRRGGBB of the drawn ones, in order."""
+    cos, sin, zoom, tx, ty = view
+    m, e = MAX_SHAPE_DIM, 4.0
+    dx, dy = (W / 2 - tx) / zoom, (H / 2 - ty) / zoom
+    wx, wy = cos * dx + sin * dy, cos * dy - sin * dx  # the world point under the screen's centre
+    screen = math.hypot(W / 2 + 4, H / 2 + 4) / zoom
+    x, y, k = np.empty(4), np.empty(4), 0
+    for p in range(len(vertices)):
+        if (centres[p, 0] - wx) ** 2 + (centres[p, 1] - wy) ** 2 > (screen + radii[p] + 1.0) ** 2:
+            continue
+        kept = p == 0
+        for i in range(4):
+            px, py = vertices[p, i, 0], vertices[p, i, 1]
+            x[i], y[i] = (cos * px - sin * py) * zoom + tx, (sin * px + cos * py) * zoom + ty
+            kept |= -m <= x[i] <= W + m and -m <= y[i] <= H + m
+        if kept and x.max() >= -e and x.min() <= W + e and y.max() >= -e and y.min() <= H + e:
+            for i in range(4):  # int() truncates, then a Sint16
+                rx[k, i] = ((int(x[i]) + 32768) & 0xFFFF) - 32768
+                ry[k, i] = ((int(y[i]) + 32768) & 0xFFFF) - 32768
+            rc[k] = (int(colours[p, 0]) << 16) | (int(colours[p, 1]) << 8) | int(colours[p, 2])
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def car_polygons(view, frames, phases, local, sizes, body, colours, cx, cy, ck, cc):
+    """Car.draw's polygons (no particles in state_pixels): each fixture of the wheels and the
+    hull, and after a wheel's fixture its white stripe where it shows.
+
+    frames (B, 4) float32: each body's Box2D transform (c, s, px, py); phases (B,) (nan: not a
+    wheel); local (F, 8, 2) float32 fixture vertices (sizes (F,) of them used) of body (F,), with
+    colours (F,). Box2D's `transform * v` is float32 arithmetic, (c vx - s vy) + px; the stripe's
+    float64 vertices become float32 on the way in. -> Q; cx, cy (Q, 8) int64, ck, cc (Q,)."""
+    stripe, q = np.empty((4, 2), np.float32), 0
+    for f in range(len(body)):
+        b = body[f]
+        ck[q], cc[q] = sizes[f], colours[f]
+        _car_vertices(view, frames[b], local[f], sizes[f], cx[q], cy[q])
+        q += 1
+        if np.isnan(phases[b]):
+            continue
+        a1, a2 = phases[b], phases[b] + 1.2
+        s1, s2, c1, c2 = math.sin(a1), math.sin(a2), math.cos(a1), math.cos(a2)
+        if s1 > 0 and s2 > 0:
+            continue
+        c1 = np.sign(c1) if s1 > 0 else c1
+        c2 = np.sign(c2) if s2 > 0 else c2
+        for i, (side, c) in enumerate(((-1, c1), (1, c1), (1, c2), (-1, c2))):
+            stripe[i, 0], stripe[i, 1] = side * (WHEEL_W * SIZE), WHEEL_R * c * SIZE
+        ck[q], cc[q] = 4, (WHEEL_WHITE[0] << 16) | (WHEEL_WHITE[1] << 8) | WHEEL_WHITE[2]
+        _car_vertices(view, frames[b], stripe, 4, cx[q], cy[q])
+        q += 1
+    return q
+
+
+@njit(cache=True, inline='always')
+def _car_vertices(view, frame, v, size, vx, vy):
+    """Body frame (float32) -> world (float32, Box2D) -> screen (float64, pygame), truncated."""
+    cos, sin, zoom, tx, ty = view
+    c, s, px, py = frame
+    for i in range(size):
+        wx, wy = np.float64((c * v[i, 0] - s * v[i, 1]) + px), np.float64((s * v[i, 0] + c * v[i, 1]) + py)
+        vx[i], vy[i] = int((cos * wx - sin * wy) * zoom + tx), int((sin * wx + cos * wy) * zoom + ty)
+
+
+@njit(cache=True)
+def indicator_polygons(values, bx, by, bc):
+    """_render_indicators' polygons (after the flip): the black box, then each bar whose value is
+    above 1e-4, with the stock float64 vertices truncated to int. values: hull velocity x, y,
+    angular velocity, 4 wheel omegas, steering joint angle. -> B; bx, by (B, 4), bc (B,)."""
+    s, h = W / 40.0, H / 40.0
+    vx, vy, spin, w0, w1, w2, w3, joint = values
+    speed = np.sqrt(np.square(vx) + np.square(vy))
+    bx[0, 0], bx[0, 1], bx[0, 2], bx[0, 3] = W, W, 0, 0  # the black box
+    by[0, 0], by[0, 1], by[0, 2], by[0, 3] = H, int(H - 5 * h), int(H - 5 * h), H
+    bc[0], b = 0x000000, 1
+    for value, place, val, colour in ((speed, 5, 0.02 * speed, 0xFFFFFF), (w0, 7, 0.01 * w0, 0x0000FF),
+                                      (w1, 8, 0.01 * w1, 0x0000FF), (w2, 9, 0.01 * w2, 0x3300FF),
+                                      (w3, 10, 0.01 * w3, 0x3300FF)):
+        if abs(value) > 1e-4:  # vertical_ind
+            b = _bar(bx, by, bc, b, place * s, (place + 1) * s, H - (h + h * val), H - h, colour)
+    for value, place, val, colour in ((joint, 20, -10.0 * joint, 0x00FF00), (spin, 30, -0.8 * spin, 0xFF0000)):
+        if abs(value) > 1e-4:  # horiz_ind
+            b = _bar(bx, by, bc, b, (place + 0) * s, (place + val) * s, H - 4 * h, H - 2 * h, colour)
+    return b
+
+
+@njit(cache=True, inline='always')
+def _bar(bx, by, bc, b, x0, x1, y0, y1, colour):
+    """Bar b: (x0, y0), (x1, y0), (x1, y1), (x0, y1), truncated to int. -> b + 1."""
+    bx[b, 0], bx[b, 1], bx[b, 2], bx[b, 3] = int(x0), int(x1), int(x1), int(x0)
+    by[b, 0], by[b, 1], by[b, 2], by[b, 3] = int(y0), int(y0), int(y1), int(y1)
+    bc[b] = colour
+    return b + 1

@@ -16,6 +16,7 @@ from pygame import gfxdraw
 
 from minwm import carracing, carracing_fast
 from minwm import carracing_draw as draw
+from minwm import carracing_gfx as gfx
 from minwm import carracing_render as render
 
 
@@ -47,7 +48,7 @@ def _random_polygon(rng):
 
 def test_polygons_and_shrink_match_pygame():
     rng = np.random.default_rng(0)
-    spans, ints = np.zeros((3, draw.H), np.int64), np.zeros(16, np.int64)
+    spans, ints = gfx.new_scratch()
     x_table, y_table = render.shrink_table(draw.W, render.S), render.shrink_table(draw.H, render.S)
     for trial in range(6):
         surface, (xs, col, n) = pygame.Surface((draw.W, draw.H)), draw.new_runs()
@@ -60,7 +61,7 @@ def test_polygons_and_shrink_match_pygame():
             if kind == 0:
                 gfxdraw.aapolygon(surface, points.tolist(), colour)
                 gfxdraw.filled_polygon(surface, points.tolist(), colour)
-                draw.gfx_polygon(xs, col, n, vx, vy, packed, 0, spans, ints)
+                gfx.gfx_polygon(xs, col, n, vx, vy, packed, 0, spans, ints)
             elif kind == 1:
                 pygame.draw.polygon(surface, colour, points.tolist())
                 draw.fill_polygon(xs, col, n, vx, vy, packed, 0, False, ints)
