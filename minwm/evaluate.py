@@ -45,19 +45,6 @@ def main(cfg: Config, out="evaluate.json"):
         return _evaluate(cfg, cfg.path / out)
 
 
-def _finished(partial, agent):
-    """{seed: score} of the episodes in `partial` played by `agent`; the file is rewritten
-    without a last line that a kill cut short."""
-    records = []
-    for line in partial.read_text().splitlines() if partial.exists() else []:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    partial.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return {r["seed"]: r["score"] for r in records if r.get("agent") == agent}
-
-
 def _evaluate(cfg, out):
     from minwm.agent import Agents
     vae_path, m_path, _, _, ccfg, theta, info = agent_files(cfg)
@@ -67,7 +54,7 @@ def _evaluate(cfg, out):
     agent = "-".join(runs.file_digest(cfg.path / f)[:16] for f in ("vae.npz", "mdnrnn.npz", "controller.npz"))
     agent += f"-{spec(cfg.env).steps(cfg.evaluate.max_steps)}"
     partial = out.with_name(out.stem + ".episodes.jsonl")
-    score = _finished(partial, agent)
+    score = runs.finished_episodes(partial, agent)
     t0 = time.time()
     todo = [(ccfg, theta, s) for s in seeds if s not in score]
     if todo:

@@ -152,22 +152,14 @@ def _measure(cfg: Config):
 def _real(agents, ccfg, theta, seeds, agent, game, desc):
     """Steps survived in the game on each seed (in seed order), with a progress bar; episodes of
     this agent already in `game` (jsonl) are not played again, new ones are added as they end."""
-    got = {}
-    if game.exists():
-        for line in game.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:                  # a line cut short by a kill
-                continue
-            if r.get("agent") == agent:
-                got[r["seed"]] = r["steps"]
-    todo = [s for s in seeds if s not in got]
     game.parent.mkdir(parents=True, exist_ok=True)
+    got = runs.finished_episodes(game, agent)
+    todo = [s for s in seeds if s not in got]
     with open(game, "a") as f:
         for seed, steps in tqdm(agents.scores([(ccfg, theta, s) for s in todo]), total=len(seeds),
                                 initial=len(seeds) - len(todo), desc=desc, unit="episode"):
             got[seed] = float(steps)
-            f.write(json.dumps({"agent": agent, "seed": seed, "steps": got[seed]}) + "\n")
+            f.write(json.dumps({"seed": seed, "score": got[seed], "agent": agent}) + "\n")
             f.flush()
     return np.array([got[s] for s in seeds])
 

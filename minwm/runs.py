@@ -35,6 +35,20 @@ def file_digest(path):
     return h.hexdigest()
 
 
+def finished_episodes(path, agent):
+    """{seed: score} of the episodes in the jsonl `path` (one {"seed", "score", "agent"} per line,
+    appended as each episode ends) played by `agent`; the file is rewritten without a last line
+    that a kill cut short, so the next append starts on a line of its own."""
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return {r["seed"]: r["score"] for r in records if r.get("agent") == agent}
+
+
 def rng_state(rng):
     return rng.bit_generator.state
 
