@@ -124,9 +124,9 @@ print(f"round 0: the real score {round0['mean']:.1f} +- {round0['std']:.1f} over
 from minwm.agent import episodes
 
 
-def one_round(cfg, prev, d, k, score=True):
-    """Round k of section 5 in directory d, continuing from the round in directory prev (score:
-    False skips step 5, the real games)."""
+def one_round(cfg, prev, d, k):
+    """Steps 1-4 of round k of section 5 in directory d, continuing from the round in directory
+    prev. Step 5 is evaluate.main on the round's config: the real games."""
     it, spec = cfg.iterate, config.spec(cfg.env)
     kcfg = config.override(cfg, [f"run_dir={d}", f"rnn.epochs={it.rnn_epochs}", f"rnn.init={prev / 'mdnrnn.npz'}",
                                  f"evolve.generations={it.generations}", f"evolve.init={prev / 'controller.npz'}"])
@@ -150,15 +150,13 @@ def one_round(cfg, prev, d, k, score=True):
         encode.main(kcfg, reuse=prev / "series.npz")                          # 2. encode the new frames
     train_rnn.main(kcfg)                                                      # 3. M, further
     evolve.main(kcfg)                                                         # 4. C, further, in the dream
-    if score and not (d / "evaluate.json").exists():
-        evaluate.main(kcfg)                                                   # 5. the real score
     return d
 
 
 # Our round stops before step 5: its C must equal iterate's to the last bit (checked below), and
 # the same C on the same seeds plays the same games, so they are played once, by iterate.
 t0 = time.perf_counter()
-ours = one_round(cfg, base, base / "ours", 1, score=False)
+ours = one_round(cfg, base, base / "ours", 1)
 t_ours = time.perf_counter() - t0
 t0 = time.perf_counter()
 last = iterate.main(cfg)
