@@ -166,7 +166,8 @@ class Tensor:
         return self._make(out, (self,), lambda g: self._accum(g * (out > 0)))
 
     def sigmoid(self):
-        out = 1 / (1 + np.exp(-self.data))
+        with np.errstate(over="ignore"):  # exp(-x) = inf for x < -88 (float32): out = 0, as it should
+            out = 1 / (1 + np.exp(-self.data))
         return self._make(out, (self,), lambda g: self._accum(g * out * (1 - out)))
 
     def tanh(self):

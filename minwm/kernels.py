@@ -198,16 +198,17 @@ def _mdn_sample(y, b, nz, k, tau, u, eps, out, col, done_logit):
         for j in range(k):                                        # x[j, d] = logits[d, j] / tau
             for d in range(nz):
                 x[j, d] = (yn[d * k + j] + b[d * k + j]) * inv_tau
-        mx[:] = x[0]
-        for j in range(1, k):
+        mx[:] = np.float32(-3.4e38)  # a scalar (not inf: fastmath ninf); mx[:] = x[0]: ~4 s of compile
+        for j in range(k):
             for d in range(nz):
                 mx[d] = max(mx[d], x[j, d])
         for j in range(k):
             for d in range(nz):
                 x[j, d] -= mx[d]
-        _exp(x.reshape(-1), e.reshape(-1), bits.reshape(-1))     # e[j, d] = pi[d, j] * const[d]
-        target[:] = e[0]
-        for j in range(1, k):
+        for j in range(k):                                        # e[j, d] = pi[d, j] * const[d]
+            _exp(x[j], e[j], bits[j])
+        target[:] = 0
+        for j in range(k):
             for d in range(nz):
                 target[d] += e[j, d]
         acc[:] = 0.0

@@ -126,7 +126,7 @@ def _mdn_loss(y, z, wz, nz, k, dy):
     half, log_sqrt_2pi = f32(0.5), f32(LOG_SQRT_2PI)
     logits, u, logsigma = np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32)
     e1, inv_sigma, e, x = np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32)
-    mx, se, m, s, bits = np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(k * nz, np.int32)
+    mx, se, m, s, bits = np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, np.int32)
     total = 0.0
     for r in range(R):
         yr, dr, zr, w = y[r], dy[r], z[r], wz[r]
@@ -136,38 +136,43 @@ def _mdn_loss(y, z, wz, nz, k, dy):
         for j in range(k):                                        # gather: logits, mu, logsigma (K, Z)
             for d in range(nz):
                 logits[j, d], u[j, d], logsigma[j, d] = yr[d * k + j], yr[zk + d * k + j], yr[2 * zk + d * k + j]
-        mx[:] = logits[0]
-        for j in range(1, k):
+        mx[:] = f32(-3.4e38)  # a scalar (not inf: fastmath ninf); mx[:] = logits[0] costs ~4 s of compile
+        for j in range(k):
             for d in range(nz):
                 mx[d] = max(mx[d], logits[j, d])
         for j in range(k):
             for d in range(nz):
                 x[j, d] = logits[j, d] - mx[d]
-        _exp(x.reshape(-1), e1.reshape(-1), bits)                 # e1 = exp(logits - max)
-        se[:] = e1[0]
-        for j in range(1, k):
-            se += e1[j]
+        for j in range(k):                                        # e1 = exp(logits - max)
+            _exp(x[j], e1[j], bits)
+        se[:] = 0
+        for j in range(k):
+            for d in range(nz):
+                se[d] += e1[j, d]
         for j in range(k):
             for d in range(nz):
                 x[j, d] = -logsigma[j, d]
-        _exp(x.reshape(-1), inv_sigma.reshape(-1), bits)          # 1 / sigma
+        for j in range(k):                                        # 1 / sigma
+            _exp(x[j], inv_sigma[j], bits)
         for d in range(nz):
             mx[d] += math.log(se[d])                              # logsumexp of the logits
         for j in range(k):
             for d in range(nz):
                 u[j, d] = (zr[d] - u[j, d]) * inv_sigma[j, d]     # u = (z - mu) / sigma
                 x[j, d] = logits[j, d] - mx[d] - half * u[j, d] * u[j, d] - logsigma[j, d] - log_sqrt_2pi
-        m[:] = x[0]                                               # x = log pi_j N_j
-        for j in range(1, k):
+        m[:] = f32(-3.4e38)                                       # x = log pi_j N_j
+        for j in range(k):
             for d in range(nz):
                 m[d] = max(m[d], x[j, d])
         for j in range(k):
             for d in range(nz):
                 x[j, d] -= m[d]
-        _exp(x.reshape(-1), e.reshape(-1), bits)                  # e = pi_j N_j / exp(m)
-        s[:] = e[0]
-        for j in range(1, k):
-            s += e[j]
+        for j in range(k):                                        # e = pi_j N_j / exp(m)
+            _exp(x[j], e[j], bits)
+        s[:] = 0
+        for j in range(k):
+            for d in range(nz):
+                s[d] += e[j, d]
         nll = 0.0
         for d in range(nz):
             nll -= m[d] + math.log(s[d])
