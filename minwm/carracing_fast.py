@@ -61,7 +61,7 @@ class FastCarRacing(gym_car_racing.CarRacing):
         self._text = (None, None)  # (string, rendered surface)
         self._texts = {}           # string -> (T, 4) int64 runs of the rendered text
         self._canvas = None        # one WINDOW_W x WINDOW_H surface, cleared every frame
-        self._frame = carracing_render.Frame() if self.numba else None
+        self._frame = carracing_render.shared_frame() if self.numba else None
         self._car_of = self._car_shapes = None  # the car whose fixtures _car_shapes holds
         self._car = np.zeros((16, 8), np.int64), np.zeros((16, 8), np.int64), np.zeros(16, np.int64), \
             np.zeros(16, np.int64)  # the car's polygons: vx, vy (Q, 8), sizes, colours (Q,)
