@@ -172,8 +172,7 @@ class Frame:
 
 @functools.cache
 def shared_frame():
-    """One Frame for all the envs of this process: its buffers are scratch, filled and read within
-    one render, so the K envs of a batched agent share ~10 MB (cache-resident) instead of K copies."""
+    """One Frame for the envs of a process: its ~10 MB are scratch within one render (K envs, 1 copy)."""
     return Frame()
 
 

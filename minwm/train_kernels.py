@@ -126,7 +126,7 @@ def _mdn_loss(y, z, wz, nz, k, dy):
     half, log_sqrt_2pi = f32(0.5), f32(LOG_SQRT_2PI)
     logits, u, logsigma = np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32)
     e1, inv_sigma, e, x = np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32), np.empty((k, nz), f32)
-    mx, se, m, s, bits = np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, np.int32)
+    mx, se, m, s, bits = np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(nz, f32), np.empty(k * nz, np.int32)
     total = 0.0
     for r in range(R):
         yr, dr, zr, w = y[r], dy[r], z[r], wz[r]
@@ -143,8 +143,7 @@ def _mdn_loss(y, z, wz, nz, k, dy):
         for j in range(k):
             for d in range(nz):
                 x[j, d] = logits[j, d] - mx[d]
-        for j in range(k):                                        # e1 = exp(logits - max)
-            _exp(x[j], e1[j], bits)
+        _exp(x.reshape(-1), e1.reshape(-1), bits)                 # e1 = exp(logits - max)
         se[:] = 0
         for j in range(k):
             for d in range(nz):
@@ -152,8 +151,7 @@ def _mdn_loss(y, z, wz, nz, k, dy):
         for j in range(k):
             for d in range(nz):
                 x[j, d] = -logsigma[j, d]
-        for j in range(k):                                        # 1 / sigma
-            _exp(x[j], inv_sigma[j], bits)
+        _exp(x.reshape(-1), inv_sigma.reshape(-1), bits)          # 1 / sigma
         for d in range(nz):
             mx[d] += math.log(se[d])                              # logsumexp of the logits
         for j in range(k):
@@ -167,8 +165,7 @@ def _mdn_loss(y, z, wz, nz, k, dy):
         for j in range(k):
             for d in range(nz):
                 x[j, d] -= m[d]
-        for j in range(k):                                        # e = pi_j N_j / exp(m)
-            _exp(x[j], e[j], bits)
+        _exp(x.reshape(-1), e.reshape(-1), bits)                  # e = pi_j N_j / exp(m)
         s[:] = 0
         for j in range(k):
             for d in range(nz):
