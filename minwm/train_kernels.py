@@ -136,8 +136,9 @@ def _mdn_loss(y, z, wz, nz, k, dy):
         for j in range(k):                                        # gather: logits, mu, logsigma (K, Z)
             for d in range(nz):
                 logits[j, d], u[j, d], logsigma[j, d] = yr[d * k + j], yr[zk + d * k + j], yr[2 * zk + d * k + j]
-        mx[:] = f32(-3.4e38)  # a scalar (not inf: fastmath ninf); mx[:] = logits[0] costs ~4 s of compile
-        for j in range(k):
+        for d in range(nz):                   # a loop: mx[:] = logits[0] would cost ~4 s of compile
+            mx[d] = logits[0, d]
+        for j in range(1, k):
             for d in range(nz):
                 mx[d] = max(mx[d], logits[j, d])
         for j in range(k):
@@ -158,8 +159,9 @@ def _mdn_loss(y, z, wz, nz, k, dy):
             for d in range(nz):
                 u[j, d] = (zr[d] - u[j, d]) * inv_sigma[j, d]     # u = (z - mu) / sigma
                 x[j, d] = logits[j, d] - mx[d] - half * u[j, d] * u[j, d] - logsigma[j, d] - log_sqrt_2pi
-        m[:] = f32(-3.4e38)                                       # x = log pi_j N_j
-        for j in range(k):
+        for d in range(nz):                                       # x = log pi_j N_j
+            m[d] = x[0, d]
+        for j in range(1, k):
             for d in range(nz):
                 m[d] = max(m[d], x[j, d])
         for j in range(k):
