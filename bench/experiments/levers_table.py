@@ -31,18 +31,19 @@ def spearman(a, b):
 
 
 def games(run):
-    return {e["seed"]: e["score"] for e in json.loads((run / "evaluate.json").read_text())["episodes"]}
+    """-> {seed: score} of the run's real games, and its C's score in its dream."""
+    e = json.loads((run / "evaluate.json").read_text())
+    return {g["seed"]: g["score"] for g in e["episodes"]}, e["controller"]["score"]
 
 
 def main():
-    ref = games(ROOT / "shipped")
+    ref = games(ROOT / "shipped")[0]
     rows, gaps, reals = [], [], []
     for run in sorted(p for p in ROOT.iterdir() if (p / "evaluate.json").exists()):
-        g = games(run)
+        g, dream = games(run)
         seeds = sorted(set(g) & set(ref))
         x = np.array([g[s] for s in seeds])
         d = x - np.array([ref[s] for s in seeds])
-        dream = json.loads((run / "evaluate.json").read_text())["controller"]["score"]
         paired = "" if run.name == "shipped" else f"{d.mean():+.1f} ± {d.std(ddof=1) / np.sqrt(len(d)):.1f}"
         measure = ""
         if (run / "measure.json").exists():
