@@ -14,8 +14,9 @@ Each game runs the ViZDoom engine in a child process. The engine writes `_vizdoo
 `_vizdoom/` into its working directory, so it is started inside a private temporary directory;
 `close()` (or garbage collection, or interpreter exit) ends the process and removes the directory.
 multiprocessing workers leave by os._exit (no atexit) and are stopped by SIGTERM (Pool.terminate),
-which kills a Python process without any cleanup: in a worker, a TakeCover therefore registers a
-multiprocessing finalizer and turns a default SIGTERM into an orderly exit that runs it. Only a
+which kills a Python process without any cleanup (the engine ignores SIGTERM and would live on):
+in a worker, a TakeCover therefore registers a multiprocessing finalizer and turns a default
+SIGTERM into an orderly exit that runs it, deferred while an engine is starting or closing. Only a
 process killed with SIGKILL still orphans its engine.
 """
 import contextlib
@@ -97,35 +98,47 @@ def _working_directory(path):
             os.chdir(old)
 
 
-_closing = 0           # engines being closed right now in this process
-_deferred_sigterm = 0  # a SIGTERM that arrived meanwhile: acted on once they are closed
+_busy = 0              # engines being started or closed right now in this process
+_deferred_sigterm = 0  # a SIGTERM that arrived meanwhile: acted on once they are done
 
 
 def _exit_on_sigterm(signum, frame):
     """SIGTERM in a worker -> SystemExit, so that its finally blocks and finalizers run.
     Pool.terminate also sends the workers their exit sentinel, so the SIGTERM often lands in a
     worker that is already running its finalizers: a SystemExit there would skip or cut short
-    _close, and the orphaned engine writes _vizdoom.ini into a directory already removed."""
+    _close, and the orphaned engine writes _vizdoom.ini into a directory already removed. One
+    that lands in game.init() (a pool closed while its workers start) would leave an engine
+    that no finalizer knows yet."""
     global _deferred_sigterm
     if multiprocessing.util._exiting:  # leaving anyway: let the finalizers finish
         return
-    if _closing:                       # an explicit close(): finish it, then exit
+    if _busy:                          # starting or closing an engine: finish, then exit
         _deferred_sigterm = signum
         return
     sys.exit(128 + signum)
 
 
+@contextlib.contextmanager
+def _engine_work():
+    """Starting or closing an engine: a SIGTERM waits until it is done (see _exit_on_sigterm)."""
+    global _busy, _deferred_sigterm
+    _busy += 1
+    try:
+        yield
+    finally:
+        _busy -= 1
+    if _deferred_sigterm and not _busy:
+        signum, _deferred_sigterm = _deferred_sigterm, 0  # once: the finalizers run no second exit
+        sys.exit(128 + signum)
+
+
 def _close(game, directory):
     """End the engine process and remove its files (also run by the finalizer)."""
-    global _closing
-    _closing += 1
-    try:
-        game.close()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-        _closing -= 1
-    if _deferred_sigterm and not _closing:
-        sys.exit(128 + _deferred_sigterm)
+    with _engine_work():
+        try:
+            game.close()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class TakeCover:
@@ -139,36 +152,36 @@ class TakeCover:
 
     def __init__(self, max_steps=MAX_STEPS, resolution=RESOLUTION, skill=SKILL):
         import vizdoom as vzd  # here, not at the top: the spec alone needs no game engine
-        self.max_steps = max_steps
-        self.directory = tempfile.mkdtemp(prefix="minwm-vizdoom-")
-        game = vzd.DoomGame()
-        game.load_config(os.path.join(vzd.scenarios_path, "take_cover.cfg"))
-        game.set_doom_skill(skill)
-        game.set_screen_resolution(getattr(vzd.ScreenResolution, "RES_" + resolution.upper()))
-        game.set_screen_format(vzd.ScreenFormat.RGB24)
-        game.set_render_hud(True)
-        game.set_episode_start_time(START_TIME)
-        game.set_episode_timeout(0)  # no engine timeout: max_steps counts steps here
-        game.set_window_visible(False)
-        game.set_sound_enabled(False)
-        game.set_mode(vzd.Mode.PLAYER)
-        game.set_doom_config_path(os.path.join(self.directory, "_vizdoom.ini"))
-        # Remove the directory even if init fails; afterwards the finalizer owns the cleanup.
-        try:
-            with _working_directory(self.directory):  # the engine process inherits this cwd
-                game.init()
-        except BaseException:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            raise
-        self.game = game
-        self._finalizer = weakref.finalize(self, _close, game, self.directory)  # runs once
-        if multiprocessing.parent_process() is not None:  # a worker: see the module docstring
-            multiprocessing.util.Finalize(self, self._finalizer, exitpriority=0)
-            if (threading.current_thread() is threading.main_thread()
-                    and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
-                signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        self.t = 0
-        self.frame = None
+        self.max_steps, self.t, self.frame = max_steps, 0, None
+        worker = multiprocessing.parent_process() is not None  # see the module docstring
+        if (worker and threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        with _engine_work():  # a SIGTERM waits until the engine has its finalizer
+            self.directory = tempfile.mkdtemp(prefix="minwm-vizdoom-")
+            game = vzd.DoomGame()
+            game.load_config(os.path.join(vzd.scenarios_path, "take_cover.cfg"))
+            game.set_doom_skill(skill)
+            game.set_screen_resolution(getattr(vzd.ScreenResolution, "RES_" + resolution.upper()))
+            game.set_screen_format(vzd.ScreenFormat.RGB24)
+            game.set_render_hud(True)
+            game.set_episode_start_time(START_TIME)
+            game.set_episode_timeout(0)  # no engine timeout: max_steps counts steps here
+            game.set_window_visible(False)
+            game.set_sound_enabled(False)
+            game.set_mode(vzd.Mode.PLAYER)
+            game.set_doom_config_path(os.path.join(self.directory, "_vizdoom.ini"))
+            # Remove the directory even if init fails; afterwards the finalizer owns the cleanup.
+            try:
+                with _working_directory(self.directory):  # the engine process inherits this cwd
+                    game.init()
+            except BaseException:
+                shutil.rmtree(self.directory, ignore_errors=True)
+                raise
+            self.game = game
+            self._finalizer = weakref.finalize(self, _close, game, self.directory)  # runs once
+            if worker:
+                multiprocessing.util.Finalize(self, self._finalizer, exitpriority=0)
 
     def reset(self, seed):
         self.game.set_seed(int(seed))

@@ -6,6 +6,7 @@ comparison over whole 1000-step episodes.
 """
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import gymnasium
@@ -251,12 +252,21 @@ def _directory(state, _):
     return state["env"].directory
 
 
-def test_doom_in_a_closed_minwm_pool_leaves_nothing_behind():
-    """minwm.pool.Pool.close() terminates its workers (SIGTERM): their engines still close."""
-    workers = pool.Pool(_take_cover, (), workers=2)
-    try:
-        directories = workers.map(_directory, [0, 1])
-        assert all(_engine_running(d) for d in directories)
-    finally:
-        workers.close()
-    assert not any(os.path.exists(d) or _engine_running(d) for d in directories)
+def test_doom_in_a_closed_minwm_pool_leaves_nothing_behind(tmp_path, monkeypatch):
+    """minwm.pool.Pool.close() terminates its workers (SIGTERM): their engines still close, also
+    one whose worker is still starting it. Every directory and engine of the pool lives under
+    tmp_path (the workers' TMPDIR), so none goes unchecked, whichever worker ran which task."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    for stage in ("starting", "running"):
+        workers = pool.Pool(_take_cover, (), workers=2)
+        try:
+            if stage == "starting":  # close as soon as the first engine exists: inside game.init()
+                deadline = time.monotonic() + 60
+                while not _engine_running(str(tmp_path)) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            else:
+                assert all(_engine_running(d) for d in workers.map(_directory, [0, 1]))
+        finally:
+            workers.close()
+        time.sleep(0.5)  # an orphaned engine would still be alive
+        assert list(tmp_path.iterdir()) == [] and not _engine_running(str(tmp_path)), stage
