@@ -97,16 +97,23 @@ def dream(weights, tau, delay=0, B=1024, seed=0):
     the last change of action at each death, and every dream's length."""
     m = infer.load_mdnrnn(weights / "mdnrnn.npz")
     ccfg, theta, _ = load_controller(weights / "controller.npz")
-    series = np.load(weights / "series.npz")
+    cur, hold = np.zeros(B, int), np.zeros(B, int)
+    actions, length = dream_lengths(m, np.load(weights / "series.npz"), ccfg, tau, B, seed,
+                                    lambda z, h, c: delayed(C.act(ccfg, theta, z, h, c)[:, 0], cur, hold, delay)[:, None])
+    return [since_change(actions[i, :length[i]]) for i in range(B) if length[i] < 2100], length
+
+
+def dream_lengths(m, series, ccfg, tau, B, seed, policy, cap=2100):
+    """B dreams of M (minwm.dream's rules, in NumPy) under policy(z, h, c) -> a (B, 1), C's output
+    (ccfg: C's config, which maps it to what M is fed) -> the actions (B, T), every dream's length (B,)."""
     rng = np.random.default_rng(seed)
     e = rng.integers(len(series["init_mu"]), size=B)
     z = series["init_mu"][e] + np.exp(0.5 * series["init_logvar"][e]) * rng.standard_normal((B, m.nz))
     z = z.astype(np.float32)
     h, c = infer.initial_state(m, B)
-    restart, alive, actions, length = np.ones(B, bool), np.ones(B, bool), [], np.full(B, 2100)
-    cur, hold = np.zeros(B, int), np.zeros(B, int)
-    for t in range(2100):
-        a = delayed(C.act(ccfg, theta, z, h, c)[:, 0], cur, hold, delay)[:, None]    # (B, 1)
+    restart, alive, actions, length = np.ones(B, bool), np.ones(B, bool), [], np.full(B, cap)
+    for t in range(cap):
+        a = policy(z, h, c)                                  # (B, 1)
         actions.append(a[:, 0])
         h, c = infer.lstm_update(m, z, C.m_action(ccfg, a), h, c, restart)
         restart[:] = False
@@ -116,8 +123,7 @@ def dream(weights, tau, delay=0, B=1024, seed=0):
         length[died], alive = t + 1, alive & ~died
         if not alive.any():
             break
-    actions = np.array(actions).T                            # (B, T)
-    return [since_change(actions[i, :length[i]]) for i in range(B) if length[i] < 2100], length
+    return np.array(actions).T, length
 
 
 def tau_of(weights):

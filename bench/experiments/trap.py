@@ -19,33 +19,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from deaths import dream_lengths  # this folder's: the NumPy dream of any policy
 
 from minwm import infer
-from minwm.doom import TakeCover
-from minwm.kernels import mdn_sample_numpy
+from minwm.doom import SPEC, TakeCover
 
 W = Path("minwm/weights/doom")
 LEVERS = Path("results/doom-default/experiments/levers")
 
 
-def dream_hold(m, action, series, tau=1.15, B=1024, cap=2100, seed=0):
+def dream_hold(m, action, series, tau=1.15, B=1024, seed=0):
     """B dreams in which the player holds `action` (-1 left, +1 right) -> lengths (B,)."""
-    rng = np.random.default_rng(seed)
-    e = rng.integers(len(series["init_mu"]), size=B)
-    z = (series["init_mu"][e] + np.exp(0.5 * series["init_logvar"][e]) * rng.standard_normal((B, m.nz))).astype(np.float32)
-    h, c = infer.initial_state(m, B)
-    a = np.full((B, m.na), action, np.float32)
-    restart, alive, length = np.ones(B, bool), np.ones(B, bool), np.full(B, cap)
-    for t in range(cap):
-        h, c = infer.lstm_update(m, z, a, h, c, restart)
-        restart[:] = False
-        z, done = mdn_sample_numpy(h @ m.w_mdn, m.b_mdn, m.nz, m.k, tau, rng.random((B, m.nz), np.float32),
-                                   rng.standard_normal((B, m.nz), np.float32))
-        died = alive & (done > 0)
-        length[died], alive = t + 1, alive & ~died
-        if not alive.any():
-            break
-    return length
+    hold = np.full((B, 1), action, np.float32)
+    return dream_lengths(m, series, SPEC.controller, tau, B, seed, lambda z, h, c: hold)[1]
 
 
 def game_hold(action, n=100, seed=7_000_000):
