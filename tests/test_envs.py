@@ -262,8 +262,9 @@ def test_doom_in_a_closed_minwm_pool_leaves_nothing_behind(tmp_path, monkeypatch
         try:
             if stage == "starting":  # close as soon as the first engine exists: inside game.init()
                 deadline = time.monotonic() + 60
-                while not _engine_running(str(tmp_path)) and time.monotonic() < deadline:
+                while not (started := _engine_running(str(tmp_path))) and time.monotonic() < deadline:
                     time.sleep(0.01)
+                assert started, "no engine started within 60 s"
             else:
                 assert all(_engine_running(d) for d in workers.map(_directory, [0, 1]))
         finally:
