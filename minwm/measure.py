@@ -7,6 +7,9 @@ before hours of evolution in its dream (for environments whose C is trained in t
                   steps and mean length: in the dream (dream_rollouts, at evolve.tau) and in the
                   real game (episodes, seeds from measure.seed); the rank correlation of the two means
     hazard        deaths per step by time since the episode's start, dream against game
+    wall trap     the same for two C's that hold left / right whatever they see: in the game they
+                  die at the wall (~170 steps); an M whose dream lets them live far longer invites
+                  C to evolve into holding (levers/mdrop: 2,015 dream steps, 171 real; its C held)
     M's losses    held-out z NLL (per dimension) and done loss (weighted 1 + 9 y, as training), by
                   time since the start, on the run's C's own real episodes, M run from each
                   episode's first frame (its state carries the whole past, as in the dream)
@@ -31,6 +34,7 @@ from minwm.evaluate import agent_files
 
 TIMES = (200, 500, 800, 1200, 1600)              # survival is read at these steps
 BIN = 100                                       # hazard and losses per 100 steps since the start
+SIDES = ("left", "right")                       # the wall trap's holders: a = -1, +1
 
 
 def survival(lengths, times=TIMES):
@@ -48,6 +52,13 @@ def hazard(lengths, cap, width=BIN):
         died = ((lengths > t0) & (lengths <= t0 + width) & (lengths < cap)).sum()
         out.append(float(died / alive / width) if alive else float("nan"))
     return out
+
+
+def holders(ccfg):
+    """The wall trap's probe: C's that hold left, right (a = tanh(b), w = 0) -> (cfg, [theta, theta])."""
+    hold = replace(ccfg, inputs="z", bias=True, n_hidden=0)
+    return hold, [np.r_[np.zeros(hold.nz * hold.na), np.full(hold.na, b)].astype(np.float32)
+                  for b in (-3.0, 3.0)]
 
 
 def spearman(a, b):
@@ -117,29 +128,31 @@ def _measure(cfg: Config):
     from minwm.agent import Agents
     agents = Agents(cfg.env, vae_path, m_path, cfg.evolve.workers, cfg.evolve.backend, cap,
                     batch=cfg.evolve.batch)
+    hold, held = holders(ccfg)
+    todo = [(ccfg, th, f"controller {i + 1}/{len(thetas)}") for i, th in enumerate(thetas)] + \
+        [(hold, th, f"hold {side}") for th, side in zip(held, SIDES)]     # C's, then the wall trap
     files = "-".join(runs.file_digest(p)[:16] for p in (vae_path, m_path)) + f"-{cap}"
     game = cfg.path / "measure" / "game.jsonl"
     try:
-        real = [_real(agents, ccfg, th, seeds, f"{files}-{hashlib.sha256(th.tobytes()).hexdigest()[:16]}",
-                      game, f"measure: controller {i + 1}/{len(thetas)} in the game")
-                for i, th in enumerate(thetas)]                                 # steps survived
+        real = [_real(agents, cc, th, seeds, f"{files}-{hashlib.sha256(th.tobytes()).hexdigest()[:16]}",
+                      game, f"measure: {name} in the game") for cc, th, name in todo]   # steps survived
         record = _recorded(cfg, agents, ccfg, theta)
     finally:
         agents.close()
-    dreamed = [dream(m, ccfg, th, mu0, logvar0, dcfg, np.random.default_rng(mc.seed + i),
+    dreamed = [dream(m, cc, th, mu0, logvar0, dcfg, np.random.default_rng(mc.seed + i),
                      count=mc.dream_rollouts)
-               for i, th in enumerate(tqdm(thetas, desc="measure: the same in the dream", unit="C"))]
+               for i, (cc, th, _) in enumerate(tqdm(todo, desc="measure: the same in the dream", unit="C"))]
     series, _ = formats.read_series(record / "series.npz", f"minwm measure {cfg.env}")
     z_nll, done_loss = m_losses(m, series, np.random.default_rng(0), cap)
 
+    n = len(thetas)
     result = {
         "tau": dcfg.tau, "dream_dropout": dcfg.dropout, "times": TIMES, "bin": BIN,
-        "controllers": [{"name": "C" if i == 0 else f"C + {mc.sigma} eps ({i})",
-                         "real_mean": float(np.mean(r)), "dream_mean": float(np.mean(d)),
-                         "real_survival": survival(r), "dream_survival": survival(d)}
-                        for i, (r, d) in enumerate(zip(real, dreamed))],
-        "rank_correlation": spearman([np.mean(r) for r in real], [np.mean(d) for d in dreamed])
-        if len(thetas) > 2 else None,
+        "controllers": [_row("C" if i == 0 else f"C + {mc.sigma} eps ({i})", r, d)
+                        for i, (r, d) in enumerate(zip(real[:n], dreamed[:n]))],
+        "wall_trap": [_row(f"hold {side}", r, d) for side, r, d in zip(SIDES, real[n:], dreamed[n:])],
+        "rank_correlation": spearman([np.mean(r) for r in real[:n]], [np.mean(d) for d in dreamed[:n]])
+        if n > 2 else None,
         "hazard": {"real": hazard(real[0], cap), "dream": hazard(dreamed[0], cap)},
         "m_losses": {"episodes": len(z_nll), "z_nll": by_time(z_nll), "done_loss": by_time(done_loss)},
     }
@@ -147,6 +160,11 @@ def _measure(cfg: Config):
     _print(result)
     _plot(result, cap, cfg.path / "measure.png", s.title)
     return cfg.path / "measure.json"
+
+
+def _row(name, real, dreamed):
+    return {"name": name, "real_mean": float(np.mean(real)), "dream_mean": float(np.mean(dreamed)),
+            "real_survival": survival(real), "dream_survival": survival(dreamed)}
 
 
 def _real(agents, ccfg, theta, seeds, agent, game, desc):
@@ -182,7 +200,9 @@ def _recorded(cfg, agents, ccfg, theta):
 
 def _print(r):
     print(f"survival (share alive after {', '.join(map(str, r['times']))} steps), dream at tau {r['tau']}:")
-    for c in r["controllers"]:
+    for c in r["controllers"] + r["wall_trap"]:
+        if c["name"] == "hold left":
+            print("wall trap (far longer in the dream than in the game: C may learn to hold):")
         print(f"  {c['name']:22s} real {c['real_mean']:7.1f} {_pct(c['real_survival'])}   "
               f"dream {c['dream_mean']:7.1f} {_pct(c['dream_survival'])}")
     if r["rank_correlation"] is not None:

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from minwm import evolve, formats, infer, mdnrnn, measure
+from minwm import controller, evolve, formats, infer, mdnrnn, measure
 from minwm.autograd import Tensor
 from minwm.config import override, preset
 
@@ -18,6 +18,15 @@ def test_survival_hazard_and_ranks_on_known_numbers():
     x = np.array([[1.0, 3.0, np.nan, np.nan], [2.0, np.nan, np.nan, np.nan]])
     mean, empty = measure.by_time(x, width=2)       # (1 + 3 + 2) / 3, then nothing to average
     assert mean == 2.0 and np.isnan(empty)
+
+
+def test_the_wall_traps_holders_hold_whatever_they_see():
+    ccfg = evolve.controller_config(preset("doom", "default"), 64, 512)
+    hold, thetas = measure.holders(ccfg)
+    z = np.random.default_rng(0).normal(0, 3, (50, 64)).astype(np.float32)
+    for side, theta in zip((-1, 1), thetas):
+        assert (controller.env_action(hold, controller.act(hold, theta, z)) == side).all()
+        assert (controller.m_action(hold, controller.act(hold, theta, z)) == side).all()   # M sees it too
 
 
 def _series_one_episode(rng, L, nz, na):
@@ -65,9 +74,13 @@ def test_measure_end_to_end_on_a_tiny_doom_run(tmp_path, capsys):
         assert all(0 <= v <= 1 for v in c["real_survival"] + c["dream_survival"])
         assert 1 <= c["real_mean"] <= 60 and 1 <= c["dream_mean"] <= 60
     assert len(r["hazard"]["real"]) == 1 and r["m_losses"]["episodes"] == 2
-    assert "rank correlation" in capsys.readouterr().out
+    assert [t["name"] for t in r["wall_trap"]] == ["hold left", "hold right"]
+    for t in r["wall_trap"]:
+        assert 1 <= t["real_mean"] <= 60 and 1 <= t["dream_mean"] <= 60
+    out = capsys.readouterr().out
+    assert "rank correlation" in out and "hold right" in out
     game = (tmp_path / "measure" / "game.jsonl").read_text().splitlines()
-    assert len(game) == 3 * cfg.measure.episodes        # every real episode kept as it ended
+    assert len(game) == 5 * cfg.measure.episodes        # every real episode kept as it ended (+2 holders)
     measure.main(cfg)                                    # the recorded episodes are reused
     assert len(list((tmp_path / "measure" / "rollouts").iterdir())) == 2
     again = json.loads((tmp_path / "measure.json").read_text())     # ... and the game's side too
@@ -75,4 +88,4 @@ def test_measure_end_to_end_on_a_tiny_doom_run(tmp_path, capsys):
     assert [c["real_survival"] for c in again["controllers"]] == [c["real_survival"] for c in r["controllers"]]
     np.savez(tmp_path / "mdnrnn.npz", **infer.random_mdnrnn_arrays(64, 1, 32, rng, restart=True, done=True))
     measure.main(cfg)                                    # another M: the game is played again
-    assert len((tmp_path / "measure" / "game.jsonl").read_text().splitlines()) == 6 * cfg.measure.episodes
+    assert len((tmp_path / "measure" / "game.jsonl").read_text().splitlines()) == 10 * cfg.measure.episodes
