@@ -199,12 +199,13 @@ def _recorded(cfg, agents, ccfg, theta):
 
 
 def _print(r):
-    print(f"survival (share alive after {', '.join(map(str, r['times']))} steps), dream at tau {r['tau']}:")
-    for c in r["controllers"] + r["wall_trap"]:
-        if c["name"] == "hold left":
-            print("wall trap (far longer in the dream than in the game: C may learn to hold):")
-        print(f"  {c['name']:22s} real {c['real_mean']:7.1f} {_pct(c['real_survival'])}   "
-              f"dream {c['dream_mean']:7.1f} {_pct(c['dream_survival'])}")
+    alive = f"survival (share alive after {', '.join(map(str, r['times']))} steps), dream at tau {r['tau']}:"
+    trap = "wall trap (far longer in the dream than in the game: C may learn to hold):"
+    for title, rows in ((alive, r["controllers"]), (trap, r["wall_trap"])):
+        print(title)
+        for c in rows:
+            print(f"  {c['name']:22s} real {c['real_mean']:7.1f} {_pct(c['real_survival'])}   "
+                  f"dream {c['dream_mean']:7.1f} {_pct(c['dream_survival'])}")
     if r["rank_correlation"] is not None:
         print(f"rank correlation of real and dream means: {r['rank_correlation']:.2f}")
     print(f"hazard per {r['bin']} steps (C): real {_pct(np.array(r['hazard']['real']) * r['bin'])}")
